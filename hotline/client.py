@@ -1,0 +1,100 @@
+"""A small HTTP client of the gateway API, used by the walkthrough, tests and benchmarks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, body: Any):
+        super().__init__(f"HTTP {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+class HotlineClient:
+    def __init__(self, base_url: str, token: str | None = None, api_key: str | None = None,
+                 timeout: float = 10.0, session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.api_key = api_key
+        self.timeout = timeout
+        self.http = session or requests.Session()
+
+    @classmethod
+    def login(cls, base_url: str, username: str, password: str, **kw: Any) -> HotlineClient:
+        client = cls(base_url, **kw)
+        body = client.request("POST", "/api/v1/auth/token",
+                              json={"username": username, "password": password})
+        client.token = body["access_token"]
+        client.me = body
+        return client
+
+    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        h = {}
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        if self.api_key:
+            h["X-Api-Key"] = self.api_key
+        h.update(extra or {})
+        return h
+
+    def raw(self, method: str, path: str, headers: dict[str, str] | None = None,
+            **kw: Any) -> requests.Response:
+        return self.http.request(method, self.base_url + path, headers=self.headers(headers),
+                                 timeout=self.timeout, **kw)
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None,
+                **kw: Any) -> Any:
+        r = self.raw(method, path, headers, **kw)
+        body = r.json() if r.content and r.headers.get("Content-Type", "").startswith(
+            "application/json") else r.text
+        if r.status_code >= 400:
+            raise ApiError(r.status_code, body)
+        return body
+
+    # -- the flow --------------------------------------------------------------------------
+    def register(self, payload: dict[str, Any], idempotency_key: str | None = None) -> Any:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self.request("POST", "/api/v1/tickets", headers=headers, json=payload)
+
+    def ticket(self, ticket_no: str) -> Any:
+        return self.request("GET", f"/api/v1/tickets/{ticket_no}")
+
+    def inbox(self, department: str, **query: Any) -> Any:
+        return self.request("GET", f"/api/v1/departments/{department}/inbox", params=query)
+
+    def sign(self, assignment_id: int) -> Any:
+        return self.request("POST", f"/api/v1/assignments/{assignment_id}/sign")
+
+    def reply(self, assignment_id: int, text: str) -> Any:
+        return self.request("POST", f"/api/v1/assignments/{assignment_id}/reply",
+                            json={"reply": text})
+
+    def callback(self, ticket_no: str, **form: Any) -> Any:
+        return self.request("POST", f"/api/v1/tickets/{ticket_no}/callback", json=form)
+
+    def kpis(self, start: str, end: str, group_by: str = "department") -> Any:
+        return self.request("GET", "/api/v1/reports/kpis",
+                            params={"from": start, "to": end, "group_by": group_by})
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
+             what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy, or raise after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (ApiError, requests.RequestException) as exc:
+            last_exc = exc
+        time.sleep(interval)  # polling interval of a wait with a deadline, not a fixed delay
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
+                       + (f" (last error: {last_exc})" if last_exc else ""))

@@ -1,0 +1,198 @@
+"""What the ``hotline`` subcommands do. Each returns a process exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hotline.registry import SERVICE_NAMES, all_service_classes
+
+DEMO_ORDER = {
+    "channel": "phone", "category": "complaint", "urgency": "normal",
+    "caller_name": "王先生", "phone": "138 1234 5678", "address": "江阳区南城街道白招牌社区滨江路12号",
+    "territory_code": "510502001001",
+    "content": "滨江路12号楼下每天晚上有人占道经营烧烤，油烟和噪音很大，影响居民休息，请尽快处理。",
+}
+
+
+def gateway_url(config: dict[str, Any]) -> str:
+    return f"http://{config['WEB_SERVER_ADDRESS']}"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def check_broker(config: dict[str, Any]) -> None:
+    from kombu import Connection
+    try:
+        with Connection(config["AMQP_URI"], connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:
+        raise SystemExit(
+            f"RabbitMQ is not reachable at {_safe(config['AMQP_URI'])}: {exc}\n"
+            "Start it (e.g. `rabbitmq-server -detached`, or `docker compose up -d rabbitmq`) "
+            "or set AMQP_URI.") from None
+
+
+def migrate(config: dict[str, Any]) -> int:
+    """Alembic upgrade of every service's database, then declare the message topology."""
+    from shared.config import database_url
+    from shared.messaging import declare_topology
+    from shared.migrations import upgrade
+
+    for name in SERVICE_NAMES:
+        upgrade(name, database_url(config, name))
+    check_broker(config)
+    queues = declare_topology(config["AMQP_URI"], all_service_classes(),
+                              config.get("QUEUE_TYPE", "classic"))
+    say(f"migrated {len(SERVICE_NAMES)} databases; declared {len(queues)} event queues")
+    return 0
+
+
+@contextmanager
+def cluster_rpc(config: dict[str, Any], timeout: float = 30):
+    from nameko.standalone.rpc import ClusterRpcProxy
+    with ClusterRpcProxy({"AMQP_URI": config["AMQP_URI"]}, timeout=timeout) as rpc:
+        yield rpc
+
+
+def load_demo(config: dict[str, Any]) -> int:
+    from hotline import demo
+    with cluster_rpc(config) as rpc:
+        counts = demo.load(rpc)
+    say("demo data loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
+def up(config: dict[str, Any], demo: bool = False, exit_after_start: bool = False) -> int:
+    from hotline.processes import Cluster
+
+    logging_quiet()
+    data_dir = Path(config["DATA_DIR"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    check_broker(config)
+    migrate(config)
+    url = gateway_url(config)
+    cluster = Cluster(log_dir=data_dir / "logs")
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        cluster.start()
+        say(f"starting {len(SERVICE_NAMES)} services (logs in {data_dir / 'logs'}) …")
+        cluster.wait_healthy(url, timeout=90)
+        if demo:
+            load_demo(config)
+            walkthrough(url)
+        say("")
+        say(f"  网页总览 Web overview:  {url}/")
+        say(f"  API 文档 OpenAPI:       {url}/api/v1/openapi.json")
+        say(f"  服务状态 Health:        {url}/health")
+        say("  演示账号 Demo users:    agent1 / dispatcher1 / supervisor1 / admin / dept_chengguan"
+            " …, password demo12345")
+        say("  Ctrl-C stops everything.")
+        if exit_after_start:
+            return 0
+        while not stopping:
+            dead = cluster.dead()
+            if dead:
+                say(f"service exited: {', '.join(dead)}; see {data_dir / 'logs'}")
+                return 1
+            time.sleep(0.5)  # supervising loop: check the children twice a second
+        return 0
+    finally:
+        say("stopping …")
+        cluster.stop()
+
+
+def logging_quiet() -> None:
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+
+
+def walkthrough(url: str) -> int:
+    """Drive one order through its life over HTTP, printing each stage (a newcomer's tour)."""
+    from hotline.client import HotlineClient, wait_for
+
+    agent = HotlineClient.login(url, "agent1", "demo12345")
+    t = agent.register(DEMO_ORDER, idempotency_key=f"walkthrough-{time.time_ns()}")
+    no = t["ticket_no"]
+    say(f"① 坐席登记工单 registered by agent1: {no} 「{t['title']}」")
+    detail = wait_for(lambda: (d := agent.ticket(no))["assignments"] and d, what="dispatch")
+    lead = next(a for a in detail["assignments"] if a["role"] == "lead")
+    say(f"② 自动派单 dispatched: lead {lead['department_code']}"
+        + "".join(f", assist {a['department_code']}" for a in detail["assignments"]
+                  if a["role"] == "assist"))
+    clock = wait_for(lambda: agent.ticket(no)["assignments"][0]["clock"], what="clocks")
+    say(f"③ 时限启动 clocks: sign by {clock['sign_due']}, handle by {clock['handle_due']}")
+    dept = HotlineClient.login(url, f"dept_{lead['department_code']}", "demo12345")
+    dept.sign(lead["id"])
+    say(f"④ 部门签收 signed by dept_{lead['department_code']}")
+    wait_for(lambda: agent.ticket(no)["status"] == "in_progress", what="in_progress")
+    dept.reply(lead["id"], "已联合街道执法队到现场劝离占道经营摊点，并约谈经营者，后续加强夜间巡查。")
+    say("⑤ 部门答复 replied")
+    wait_for(lambda: agent.ticket(no)["status"] == "replied", what="replied")
+    sup = HotlineClient.login(url, "supervisor1", "demo12345")
+    sup.callback(no, reached=True, solved=True, satisfaction="satisfied", note="市民表示满意")
+    say("⑥ 回访满意 callback: solved, satisfied")
+    wait_for(lambda: agent.ticket(no)["status"] == "closed", what="closed")
+    say("⑦ 办结 closed")
+    today = datetime.now(UTC).astimezone().date().isoformat()
+    k = wait_for(lambda: [r for r in sup.kpis(today, today, "none")["rows"] if r["closed"]],
+                 what="KPI count")
+    r = k[0]
+    say(f"⑧ 统计 counted today: intake {r['intake']}, dispatched {r['dispatched']}, "
+        f"closed {r['closed']}, on-time sign {r['on_time_sign']['numerator']}/"
+        f"{r['on_time_sign']['sample']}, on-time completion "
+        f"{r['on_time_completion']['numerator']}/{r['on_time_completion']['sample']}")
+    return 0
+
+
+def reconcile(config: dict[str, Any], since_hours: float = 24, grace_seconds: int = 60) -> int:
+    """Check the services against each other (reliability rule 6); exit 1 if they disagree."""
+    from hotline.reconcile import run
+    with cluster_rpc(config) as rpc:
+        report = run(rpc, config, since=datetime.now(UTC) - timedelta(hours=since_hours),
+                     grace=timedelta(seconds=grace_seconds))
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0 if report["ok"] else 1
+
+
+def dlq(config: dict[str, Any], action: str, limit: int) -> int:
+    from shared.messaging import list_dead_letters, replay_dead_letters
+    if action == "list":
+        items = list_dead_letters(config["AMQP_URI"], limit)
+        for m in items:
+            print(json.dumps({k: m[k] for k in ("queue", "type", "event_id", "reason")},
+                             ensure_ascii=False))
+        say(f"{len(items)} dead-lettered message(s)")
+    else:
+        say(f"replayed {replay_dead_letters(config['AMQP_URI'], limit)} message(s)")
+    return 0
+
+
+def bench(config: dict[str, Any], name: str, **options: Any) -> int:
+    from bench import run_benchmark
+    return run_benchmark(name, config, **{k: v for k, v in options.items() if v is not None})
+
+
+def _safe(uri: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+    return maybe_sanitize_url(uri)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(os.EX_USAGE)

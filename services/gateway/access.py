@@ -1,0 +1,161 @@
+"""Who is calling: login, bearer tokens, department API keys, the audit log.
+
+Each function opens and closes its own short transaction on the gateway's database, so no
+database lock is held while the route then calls other services.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from services.gateway.domain import LOCKOUT_MINUTES, LOCKOUT_THRESHOLD, Principal
+from services.gateway.http import Unauthorized
+from services.gateway.models import ApiKey, AuditEntry, User
+from shared import auth
+from shared.errors import Forbidden
+from shared.events import utcnow
+
+
+def login(uow: Any, config: dict[str, Any], username: str, password: str) -> dict[str, Any]:
+    """Check a password; lock the account for a while after repeated failures."""
+    try:
+        user = uow.session.get(User, username)
+        now = utcnow()
+        if user is None or not user.active:
+            auth.verify_password(_dummy_hash(), password)  # same cost either way
+            raise Unauthorized("用户名或密码错误 wrong username or password")
+        if user.locked_until and user.locked_until > now:
+            raise Forbidden(f"账号已锁定，请于{LOCKOUT_MINUTES}分钟后重试 account locked after "
+                            "repeated failures", {"locked_until": user.locked_until.isoformat()})
+        if not auth.verify_password(user.password_hash, password):
+            user.failed_logins += 1
+            if user.failed_logins >= LOCKOUT_THRESHOLD:
+                user.locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
+                user.failed_logins = 0
+                _audit(uow, username, "login.locked", username, {})
+            uow.commit()
+            raise Unauthorized("用户名或密码错误 wrong username or password")
+        user.failed_logins, user.locked_until = 0, None
+        claims = {"sub": user.username, "role": user.role, "dept": user.department_code,
+                  "name": user.display_name}
+        uow.commit()
+    finally:
+        uow.rollback()
+    ttl = int(config.get("TOKEN_TTL_SECONDS", 28800))
+    return {"access_token": auth.issue_token(claims, config["SECRET_KEY"], ttl),
+            "token_type": "Bearer", "expires_in": ttl, "role": claims["role"],
+            "department_code": claims["dept"], "display_name": claims["name"]}
+
+
+def principal_of(uow: Any, config: dict[str, Any], request: Any) -> Principal:
+    """The caller of a request: ``Authorization: Bearer <token>`` or ``X-Api-Key: hk_…``."""
+    api_key = request.headers.get("X-Api-Key")
+    header = request.headers.get("Authorization", "")
+    if api_key:
+        return _api_key_principal(uow, api_key)
+    if header.startswith("Bearer "):
+        try:
+            claims = auth.read_token(header[7:].strip(), config["SECRET_KEY"])
+        except auth.TokenError as exc:
+            raise Unauthorized(f"令牌无效 invalid token: {exc}") from None
+        return Principal(name=claims["sub"], role=claims["role"], department_code=claims.get("dept"))
+    raise Unauthorized("需要登录 authentication required")
+
+
+def _api_key_principal(uow: Any, text: str) -> Principal:
+    try:
+        key_id, secret = auth.parse_api_key(text)
+    except ValueError:
+        raise Unauthorized("API 密钥无效 invalid API key") from None
+    try:
+        key = uow.session.get(ApiKey, key_id)
+        valid = key is not None and key.revoked_at is None and \
+            auth.hmac_equal(key.secret_hash, auth.hash_api_secret(secret))
+        if not valid:
+            _audit(uow, f"apikey:{key_id}", "auth.api_key_rejected", key_id,
+                   {"reason": "revoked" if key is not None and key.revoked_at else "unknown"})
+            uow.commit()
+            raise Unauthorized("API 密钥无效或已吊销 unknown or revoked API key")
+        principal = Principal(name=f"apikey:{key.key_id}", role="department",
+                              department_code=key.department_code, via="api_key")
+    finally:
+        uow.rollback()
+    return principal
+
+
+def create_api_key(uow: Any, department_code: str, name: str, actor: str) -> dict[str, Any]:
+    new = auth.new_api_key()
+    try:
+        uow.session.add(ApiKey(key_id=new.key_id, secret_hash=new.secret_hash,
+                               department_code=department_code, name=name, created_at=utcnow()))
+        _audit(uow, actor, "api_key.created", new.key_id, {"department_code": department_code})
+        uow.commit()
+    finally:
+        uow.rollback()
+    return {"key_id": new.key_id, "api_key": new.plaintext, "department_code": department_code,
+            "name": name, "note": "密钥只显示一次 the key is shown only once"}
+
+
+def revoke_api_key(uow: Any, key_id: str, actor: str) -> bool:
+    try:
+        key = uow.session.get(ApiKey, key_id)
+        if key is None:
+            return False
+        key.revoked_at = utcnow()
+        _audit(uow, actor, "api_key.revoked", key_id, {})
+        uow.commit()
+        return True
+    finally:
+        uow.rollback()
+
+
+def upsert_users(uow: Any, users: list[dict[str, Any]]) -> int:
+    try:
+        for u in users:
+            existing = uow.session.get(User, u["username"])
+            fields = dict(display_name=u.get("display_name") or u["username"], role=u["role"],
+                          department_code=u.get("department_code"), active=True)
+            if existing is None:
+                uow.session.add(User(username=u["username"],
+                                     password_hash=auth.hash_password(u["password"]),
+                                     failed_logins=0, **fields))
+            else:
+                for k, v in fields.items():
+                    setattr(existing, k, v)
+                if u.get("password"):
+                    existing.password_hash = auth.hash_password(u["password"])
+        uow.commit()
+    finally:
+        uow.rollback()
+    return len(users)
+
+
+def audit(uow: Any, actor: str, action: str, target: str | None, detail: dict[str, Any]) -> None:
+    try:
+        _audit(uow, actor, action, target, detail)
+        uow.commit()
+    finally:
+        uow.rollback()
+
+
+def _audit(uow: Any, actor: str, action: str, target: str | None, detail: dict[str, Any]) -> None:
+    uow.session.add(AuditEntry(at=utcnow(), actor=actor, action=action, target=target,
+                               detail=detail))
+
+
+def list_users(uow: Any) -> list[dict[str, Any]]:
+    try:
+        return [{"username": u.username, "display_name": u.display_name, "role": u.role,
+                 "department_code": u.department_code, "active": u.active}
+                for u in uow.session.scalars(select(User).order_by(User.username))]
+    finally:
+        uow.rollback()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return auth.hash_password("not-a-real-password")

@@ -1,0 +1,76 @@
+"""Access rules of the HTTP edge: who may do what, and what a department may see.
+
+Plain Python: no nameko, no database session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from shared.errors import Forbidden, NotFound
+
+STAFF = {"agent", "dispatcher", "supervisor", "leader", "admin"}
+
+# action → roles that may take it. Department principals are further scoped to their own
+# department's assignments by the route (see :func:`require_department`).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "ticket.register": frozenset({"agent", "supervisor", "admin"}),
+    "ticket.read": frozenset(STAFF | {"department"}),
+    "ticket.list": frozenset(STAFF),
+    "ticket.dispatch": frozenset({"dispatcher", "admin"}),
+    "ticket.callback": frozenset({"supervisor", "admin"}),
+    "ticket.close": frozenset({"supervisor", "admin"}),
+    "inbox.read": frozenset({"department", "dispatcher", "supervisor", "admin"}),
+    "assignment.act": frozenset({"department"}),
+    "reports.read": frozenset({"supervisor", "leader", "admin", "department"}),
+    "kb.search": frozenset(STAFF | {"department"}),
+    "kb.write": frozenset({"supervisor", "admin"}),
+    "reference.read": frozenset(STAFF | {"department"}),
+    "admin": frozenset({"admin"}),
+}
+
+LOCKOUT_THRESHOLD = 5
+LOCKOUT_MINUTES = 15
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (bearer token) or a department system (API key)."""
+
+    name: str
+    role: str
+    department_code: str | None = None
+    via: str = "token"  # token | api_key
+
+    def as_actor(self) -> str:
+        return self.name
+
+
+def authorize(principal: Principal, action: str) -> None:
+    if principal.role not in PERMISSIONS[action]:
+        raise Forbidden(f"无权执行此操作 role {principal.role} may not {action}",
+                        {"action": action, "role": principal.role})
+
+
+def require_department(principal: Principal, department_code: str) -> None:
+    """A department principal acts only for its own department; others are not told it exists."""
+    if principal.role == "department" and principal.department_code != department_code:
+        raise NotFound(f"部门不存在 department {department_code} not found",
+                       {"department_code": department_code})
+
+
+def visible_to(principal: Principal, assignments: list[dict[str, Any]]) -> bool:
+    if principal.role != "department":
+        return True
+    return any(a["department_code"] == principal.department_code for a in assignments)
+
+
+def mask_phone(phone: str | None) -> str | None:
+    """``13812345678`` → ``138****5678`` (DOMAIN.md §6)."""
+    if not phone:
+        return phone
+    if "-" in phone:
+        area, rest = phone.split("-", 1)
+        return f"{area}-****{rest[-4:]}"
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"

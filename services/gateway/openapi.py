@@ -1,0 +1,101 @@
+"""The OpenAPI 3.1 document, generated from the route list (:data:`services.gateway.http.ROUTES`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from services.gateway.domain import PERMISSIONS
+
+_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+SCHEMAS: dict[str, Any] = {
+    "Login": {"type": "object", "required": ["username", "password"],
+              "properties": {"username": {"type": "string"}, "password": {"type": "string"}}},
+    "Registration": {
+        "type": "object", "required": ["category", "content", "phone"],
+        "properties": {
+            "channel": {"type": "string", "enum": ["phone", "web", "app", "wechat", "open311",
+                                                   "letter", "leader_instruction"]},
+            "category": {"type": "string", "enum": ["consultation", "help", "complaint", "report",
+                                                    "suggestion", "praise", "other"]},
+            "urgency": {"type": "string", "enum": ["normal", "urgent", "critical"]},
+            "title": {"type": "string", "maxLength": 200},
+            "content": {"type": "string", "maxLength": 4000},
+            "caller_name": {"type": "string", "maxLength": 50},
+            "phone": {"type": "string", "description": "mainland mobile, or landline with area code; +86 accepted"},
+            "address": {"type": "string", "maxLength": 200},
+            "territory_code": {"type": "string"},
+            "confidential": {"type": "boolean"},
+            "call_id": {"type": "string"},
+            "recording_ref": {"type": "string"}}},
+    "Dispatch": {"type": "object", "required": ["lead"],
+                 "properties": {"lead": {"type": "string"},
+                                "assists": {"type": "array", "items": {"type": "string"}}}},
+    "Reply": {"type": "object", "required": ["reply"],
+              "properties": {"reply": {"type": "string", "maxLength": 4000}}},
+    "Callback": {"type": "object", "required": ["reached"],
+                 "properties": {"reached": {"type": "boolean"}, "solved": {"type": "boolean"},
+                                "satisfaction": {"type": "string", "enum": [
+                                    "satisfied", "basically_satisfied", "unsatisfied"]},
+                                "note": {"type": "string"}}},
+    "Close": {"type": "object", "properties": {
+        "reason": {"type": "string", "enum": ["manual", "unreachable"]}, "note": {"type": "string"}}},
+    "Article": {"type": "object", "required": ["article_type", "title", "body"], "properties": {
+        "article_type": {"type": "string", "enum": ["policy", "guide", "responsibility", "faq"]},
+        "title": {"type": "string"}, "body": {"type": "string"},
+        "department_code": {"type": "string"}, "publish": {"type": "boolean"}}},
+    "ApiKeyRequest": {"type": "object", "required": ["department_code"], "properties": {
+        "department_code": {"type": "string"}, "name": {"type": "string"}}},
+    "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
+        "code": {"type": "string"}, "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        "trace_id": {"type": "string"}}}}},
+}
+
+
+def openapi_path(rule: str) -> str:
+    return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule)
+
+
+def openapi_document() -> dict[str, Any]:
+    from services.gateway.http import ROUTES
+
+    paths: dict[str, Any] = {}
+    err = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for spec in ROUTES:
+        if "<path:" in spec.path:
+            continue
+        path = openapi_path(spec.path)
+        for method in spec.method.split(","):
+            op: dict[str, Any] = {"operationId": spec.name, "summary": spec.summary,
+                                  "responses": {"200": {"description": "OK"},
+                                                "4XX": {"description": "错误 error", **err},
+                                                "503": {"description": "服务不可用 unavailable", **err}}}
+            params = [{"name": m.group(2), "in": "path", "required": True,
+                       "schema": {"type": "integer" if m.group(1) == "int" else "string"}}
+                      for m in _PARAM.finditer(spec.path)]
+            params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
+                       for q in spec.query]
+            if spec.path == "/api/v1/tickets" and method == "POST":
+                params.append({"name": "Idempotency-Key", "in": "header", "required": False,
+                               "schema": {"type": "string", "maxLength": 80}})
+            if params:
+                op["parameters"] = params
+            if spec.body:
+                op["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{spec.body}"}}}}
+            if spec.action:
+                op["security"] = [{"bearer": []}, {"apiKey": []}]
+                op["x-roles"] = sorted(PERMISSIONS[spec.action])
+            paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hotline12345 API (12345政务服务便民热线)", "version": "1.0.0"},
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"}}},
+    }

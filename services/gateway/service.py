@@ -1,0 +1,270 @@
+"""Gateway service: the HTTP edge (REST API, OpenAPI, console) and the users, roles, keys.
+
+Every route: authenticate, authorize the action, load/validate, call the owning service by RPC,
+shape the answer. No business rule of another service lives here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nameko.dependency_providers import Config
+from shared.rpc import rpc
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from services.gateway import access
+from services.gateway.domain import Principal, authorize, mask_phone, require_department, visible_to
+from services.gateway.http import read_json, route
+from services.gateway.models import metadata
+from services.gateway.openapi import openapi_document
+from services.gateway.pages import index_page
+from shared.database import Database
+from shared.errors import Invalid, NotFound, Unavailable
+from shared.logs import LogContext
+from shared.rpc import RpcClient
+
+SERVICES = ("intake", "dispatch", "supervision", "knowledge", "reporting")
+
+
+class GatewayService:
+    name = "gateway"
+
+    db = Database(metadata, relay=False)
+    config = Config()
+    log_context = LogContext()
+    intake = RpcClient("intake")
+    dispatch = RpcClient("dispatch")
+    supervision = RpcClient("supervision")
+    knowledge = RpcClient("knowledge")
+    reporting = RpcClient("reporting")
+
+    # -- public ------------------------------------------------------------------------------
+    @route("GET", "/health", summary="各服务与消息总线状态 Health of every service and the broker",
+           action=None)
+    def health(self, request: Any) -> Any:
+        status: dict[str, Any] = {}
+        for name in SERVICES:
+            try:
+                getattr(self, name).call("health", timeout=1.0)
+                status[name] = "ok"
+            except Unavailable as exc:
+                status[name] = f"unavailable: {exc.message}"
+        try:
+            self.db.session.execute(select(1))
+            status["gateway"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            status["gateway"] = f"unavailable: {type(exc).__name__}"
+        finally:
+            self.db.rollback()
+        status["broker"] = "ok" if _broker_ok(self.config) else "unavailable"
+        healthy = all(v == "ok" for v in status.values())
+        return (200 if healthy else 503), {"status": "ok" if healthy else "degraded",
+                                           "components": status}
+
+    @route("GET", "/api/v1/openapi.json", summary="OpenAPI 文档 This document", action=None)
+    def openapi(self, request: Any) -> Any:
+        return openapi_document()
+
+    @route("GET", "/", summary="控制台首页 Console home page", action=None)
+    def index(self, request: Any) -> Any:
+        return index_page()
+
+    @route("POST", "/api/v1/auth/token", summary="登录取得令牌 Log in: bearer token",
+           action=None, body="Login")
+    def token(self, request: Any) -> Any:
+        body = read_json(request)
+        missing = {f: ["必填 required"] for f in ("username", "password")
+                   if not isinstance(body.get(f), str) or not body.get(f)}
+        if missing:
+            raise Invalid.fields(missing)
+        return access.login(self.db, self.config, body["username"], body["password"])
+
+    # -- tickets -----------------------------------------------------------------------------
+    @route("POST", "/api/v1/tickets", summary="登记工单 Register an order", action="ticket.register",
+           body="Registration")
+    def create_ticket(self, request: Any) -> Any:
+        who = self._authorize(request, "ticket.register")
+        body = read_json(request)
+        territory = body.get("territory_code")
+        if territory:
+            try:
+                self.dispatch.get_territory(territory)
+            except NotFound:
+                raise Invalid.fields({"territory_code": [f"未知属地 unknown territory {territory}"]}) from None
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not 1 <= len(key) <= 80:
+            raise Invalid.fields({"Idempotency-Key": ["长度须为1到80 length must be 1..80"]})
+        ticket = self.intake.register_ticket(body, who.as_actor(),
+                                             f"{who.name}:{key}" if key else None)
+        replayed = ticket.pop("replayed", False)
+        return (200 if replayed else 201), ticket, {"Location": f"/api/v1/tickets/{ticket['ticket_no']}"}
+
+    @route("GET", "/api/v1/tickets", summary="查询工单 Search orders", action="ticket.list",
+           query=("category", "phone", "registered_from", "registered_to", "cursor", "limit"))
+    def list_tickets(self, request: Any) -> Any:
+        self._authorize(request, "ticket.list")
+        filters = {k: v for k, v in request.args.items() if k in
+                   ("category", "phone", "registered_from", "registered_to", "cursor", "limit")}
+        result = self.intake.list_tickets(filters)
+        states = self.supervision.states_of([t["ticket_no"] for t in result["items"]])
+        for t in result["items"]:
+            t["status"] = states.get(t["ticket_no"], "registered")
+        return result
+
+    @route("GET", "/api/v1/tickets/<ticket_no>", summary="工单详情 One order with its history",
+           action="ticket.read", department_scoped=True)
+    def get_ticket(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.read")
+        assignments = self.dispatch.assignments_of(ticket_no)
+        if not visible_to(who, assignments):
+            raise NotFound(f"工单不存在 order {ticket_no} not found", {"ticket_no": ticket_no})
+        ticket = self.intake.get_ticket(ticket_no)
+        try:
+            state = self.supervision.get_state(ticket_no)
+        except NotFound:
+            state = {"status": "registered", "clocks": [], "history": [], "callbacks": []}
+        if who.role == "department":
+            ticket["phone"] = mask_phone(ticket.get("phone"))
+            assignments = [a for a in assignments if a["department_code"] == who.department_code]
+        clocks = {c["assignment_id"]: c for c in state.pop("clocks")}
+        for a in assignments:
+            a["clock"] = clocks.get(a["id"])
+        return {**ticket, "status": state.pop("status"), "lifecycle": state,
+                "assignments": assignments}
+
+    @route("POST", "/api/v1/tickets/<ticket_no>/dispatch", summary="人工派单 Dispatch by hand",
+           action="ticket.dispatch", body="Dispatch")
+    def dispatch_ticket(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.dispatch")
+        return 201, {"assignments": self.dispatch.dispatch(ticket_no, read_json(request),
+                                                           who.as_actor())}
+
+    @route("POST", "/api/v1/tickets/<ticket_no>/callback", summary="回访 Record a callback",
+           action="ticket.callback", body="Callback")
+    def callback(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.callback")
+        return self.supervision.record_callback(ticket_no, read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/tickets/<ticket_no>/close", summary="办结 Close an order",
+           action="ticket.close", body="Close")
+    def close(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.close")
+        return self.supervision.close(ticket_no, read_json(request), who.as_actor())
+
+    # -- departments and assignments ---------------------------------------------------------
+    @route("GET", "/api/v1/departments", summary="部门列表 Departments", action="reference.read")
+    def departments(self, request: Any) -> Any:
+        self._authorize(request, "reference.read")
+        return {"items": self.dispatch.departments()}
+
+    @route("GET", "/api/v1/departments/<code>/inbox", summary="部门待办 A department's assignments",
+           action="inbox.read", query=("cursor", "limit", "state"), department_scoped=True)
+    def inbox(self, request: Any, code: str) -> Any:
+        who = self._authorize(request, "inbox.read")
+        require_department(who, code)
+        query = {k: v for k, v in request.args.items() if k in ("cursor", "limit", "state")}
+        result = self.dispatch.inbox(code, query)
+        if who.role == "department":
+            for item in result["items"]:
+                item["phone"] = mask_phone(item.get("phone"))
+        return result
+
+    @route("POST", "/api/v1/assignments/<int:assignment_id>/sign", summary="签收 Sign for an assignment",
+           action="assignment.act", department_scoped=True)
+    def sign(self, request: Any, assignment_id: int) -> Any:
+        who = self._authorize(request, "assignment.act")
+        return self.dispatch.sign(assignment_id, who.department_code, who.as_actor())
+
+    @route("POST", "/api/v1/assignments/<int:assignment_id>/reply", summary="答复 Reply (lead department)",
+           action="assignment.act", body="Reply", department_scoped=True)
+    def reply(self, request: Any, assignment_id: int) -> Any:
+        who = self._authorize(request, "assignment.act")
+        return self.dispatch.reply(assignment_id, who.department_code, read_json(request),
+                                   who.as_actor())
+
+    # -- reports and knowledge ---------------------------------------------------------------
+    @route("GET", "/api/v1/reports/kpis", summary="KPI 汇总 KPI summary", action="reports.read",
+           query=("from", "to", "group_by"))
+    def kpis(self, request: Any) -> Any:
+        who = self._authorize(request, "reports.read")
+        query = {k: v for k, v in request.args.items() if k in ("from", "to", "group_by")}
+        result = self.reporting.kpis(query)
+        if who.role == "department":  # a department reads its own figures only
+            if result["group_by"] != "department":
+                raise Invalid.fields({"group_by": ["部门用户只能按部门查看 departments see their own "
+                                                   "figures, group_by=department"]})
+            result["rows"] = [r for r in result["rows"] if r["group"] == who.department_code]
+        return result
+
+    @route("GET", "/api/v1/kb/search", summary="资料库检索 Search the knowledge base",
+           action="kb.search", query=("q", "limit"))
+    def kb_search(self, request: Any) -> Any:
+        self._authorize(request, "kb.search")
+        return self.knowledge.search({k: v for k, v in request.args.items() if k in ("q", "limit")})
+
+    @route("POST", "/api/v1/kb/articles", summary="新增资料 Add an article", action="kb.write",
+           body="Article")
+    def kb_create(self, request: Any) -> Any:
+        who = self._authorize(request, "kb.write")
+        return 201, self.knowledge.create_article(read_json(request), who.as_actor())
+
+    @route("GET", "/api/v1/kb/articles/<int:article_id>", summary="资料详情 One article",
+           action="kb.search")
+    def kb_article(self, request: Any, article_id: int) -> Any:
+        self._authorize(request, "kb.search")
+        return self.knowledge.get_article(article_id)
+
+    # -- administration ----------------------------------------------------------------------
+    @route("POST", "/api/v1/admin/api-keys", summary="为部门系统签发 API 密钥 Issue an API key",
+           action="admin", body="ApiKeyRequest")
+    def create_api_key(self, request: Any) -> Any:
+        who = self._authorize(request, "admin")
+        body = read_json(request)
+        code = body.get("department_code")
+        if not code:
+            raise Invalid.fields({"department_code": ["必填 required"]})
+        if code not in {d["code"] for d in self.dispatch.departments()}:
+            raise Invalid.fields({"department_code": [f"未知部门 unknown department {code}"]})
+        return 201, access.create_api_key(self.db, code, body.get("name") or code, who.as_actor())
+
+    @route("DELETE", "/api/v1/admin/api-keys/<key_id>", summary="吊销 API 密钥 Revoke an API key",
+           action="admin")
+    def revoke_api_key(self, request: Any, key_id: str) -> Any:
+        who = self._authorize(request, "admin")
+        if not access.revoke_api_key(self.db, key_id, who.as_actor()):
+            raise NotFound(f"密钥不存在 key {key_id} not found", {"key_id": key_id})
+        return Response(status=204)
+
+    @route("GET", "/api/v1/admin/users", summary="用户列表 Users", action="admin")
+    def users(self, request: Any) -> Any:
+        self._authorize(request, "admin")
+        return {"items": access.list_users(self.db)}
+
+    @rpc
+    def load_users(self, users: list[dict[str, Any]]) -> int:
+        """Create or update users (demo data, provisioning scripts)."""
+        return access.upsert_users(self.db, users)
+
+    # -- fallbacks ---------------------------------------------------------------------------
+    @route("GET,POST,PUT,PATCH,DELETE", "/<path:path>", summary="未知路径 Unknown path (404)",
+           action=None)
+    def not_found(self, request: Any, path: str) -> Any:
+        raise NotFound(f"路径不存在 no such path /{path}", {"path": "/" + path})
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _authorize(self, request: Any, action: str) -> Principal:
+        who = access.principal_of(self.db, self.config, request)
+        authorize(who, action)
+        return who
+
+
+def _broker_ok(config: dict[str, Any]) -> bool:
+    from kombu import Connection
+    try:
+        with Connection(config["AMQP_URI"], connect_timeout=1) as conn:
+            conn.ensure_connection(max_retries=0)
+        return True
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+

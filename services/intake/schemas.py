@@ -1,0 +1,82 @@
+"""Marshmallow schemas of intake's RPC payloads."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+
+from services.intake.domain import PhoneError, normalize_phone
+from shared.vocabulary import CATEGORIES, CHANNELS, URGENCIES
+
+MAX_CONTENT = 4000
+
+
+class RegistrationSchema(Schema):
+    """The registration form (DOMAIN.md §2). Unknown fields are rejected, naming them."""
+
+    channel = fields.String(load_default="phone", validate=validate.OneOf(list(CHANNELS)))
+    category = fields.String(required=True)
+    urgency = fields.String(load_default="normal", validate=validate.OneOf(list(URGENCIES)))
+    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    content = fields.String(required=True, validate=validate.Length(min=1, max=MAX_CONTENT))
+    caller_name = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=50))
+    phone = fields.String(required=True)
+    address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    territory_code = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(max=32))
+    confidential = fields.Boolean(load_default=False)
+    call_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    recording_ref = fields.String(load_default=None, allow_none=True,
+                                  validate=validate.Length(max=200))
+
+    @validates("category")
+    def _category(self, value: str, **_: object) -> None:
+        if value not in CATEGORIES:
+            raise ValidationError(f"未知的诉求类别 unknown category {value!r}; "
+                                  f"valid: {', '.join(CATEGORIES)}")
+
+    @validates("content")
+    def _content(self, value: str, **_: object) -> None:
+        if not value.strip():
+            raise ValidationError("诉求内容不能为空 content must not be blank")
+
+    @validates("phone")
+    def _phone(self, value: str, **_: object) -> None:
+        try:
+            normalize_phone(value)
+        except PhoneError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class TicketSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    ticket_no = fields.String()
+    registered_at = fields.AwareDateTime()
+    channel = fields.String()
+    category = fields.String()
+    urgency = fields.String()
+    title = fields.String()
+    content = fields.String()
+    caller_name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    territory_code = fields.String(allow_none=True)
+    confidential = fields.Boolean()
+    agent = fields.String(allow_none=True)
+    call_id = fields.String(allow_none=True)
+    recording_ref = fields.String(allow_none=True)
+    resolved_at = fields.AwareDateTime(allow_none=True)
+    resolution = fields.String(allow_none=True)
+    resolution_article_id = fields.Integer(allow_none=True)
+
+
+class ListFilterSchema(Schema):
+    category = fields.String(load_default=None, allow_none=True)
+    phone = fields.String(load_default=None, allow_none=True)
+    registered_from = fields.AwareDateTime(load_default=None, allow_none=True)
+    registered_to = fields.AwareDateTime(load_default=None, allow_none=True)
+    cursor = fields.String(load_default=None, allow_none=True)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    ticket_nos = fields.List(fields.String(), load_default=None, allow_none=True)

@@ -1,0 +1,117 @@
+"""Intake service (受理): registers work orders and owns their registration facts.
+
+Entrypoints are thin: load with marshmallow, call the domain, persist, record events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.rpc import rpc
+from sqlalchemy import select
+
+from services.intake import domain
+from services.intake.models import DailySequence, Ticket, metadata
+from services.intake.schemas import ListFilterSchema, RegistrationSchema, TicketSchema
+from shared.database import Database, translate_db_errors
+from shared.errors import NotFound, load_or_invalid
+from shared.events import utcnow
+from shared.logs import LogContext, bind
+from shared.operations import Operations
+from shared.vocabulary import CATEGORIES, CHANNELS, URGENCIES
+
+_ticket_schema = TicketSchema()
+
+
+class IntakeService(Operations):
+    name = "intake"
+
+    db = Database(metadata)
+    log_context = LogContext()
+
+    @rpc
+    @translate_db_errors
+    def register_ticket(self, payload: dict[str, Any], actor: str,
+                        idempotency_key: str | None = None) -> dict[str, Any]:
+        """Register one order; the same ``idempotency_key`` returns the first order again."""
+        form = load_or_invalid(RegistrationSchema(), payload)
+        session = self.db.session
+        if idempotency_key:
+            existing = session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
+            if existing is not None:
+                return {**_ticket_schema.dump(existing), "replayed": True}
+        now = utcnow()
+        day = domain.business_day(now)
+        seq = _next_daily_sequence(session, day)
+        ticket = Ticket(
+            ticket_no=domain.format_ticket_no(day, seq), registered_at=now,
+            channel=form["channel"], category=form["category"], urgency=form["urgency"],
+            title=(form["title"] or _title_from(form["content"])), content=form["content"],
+            caller_name=form["caller_name"], phone=domain.normalize_phone(form["phone"]),
+            address=form["address"], territory_code=form["territory_code"],
+            confidential=form["confidential"], agent=actor, call_id=form["call_id"],
+            recording_ref=form["recording_ref"], idempotency_key=idempotency_key)
+        session.add(ticket)
+        bind(ticket_no=ticket.ticket_no)
+        self.db.emit("ticket.registered", _ticket_schema.dump(ticket) | {"registered_at": now},
+                     ticket_no=ticket.ticket_no)
+        self.db.commit()
+        return {**_ticket_schema.dump(ticket), "replayed": False}
+
+    @rpc
+    @translate_db_errors
+    def get_ticket(self, ticket_no: str) -> dict[str, Any]:
+        ticket = self.db.session.get(Ticket, ticket_no)
+        if ticket is None:
+            raise NotFound(f"工单不存在 order {ticket_no} not found", {"ticket_no": ticket_no})
+        return _ticket_schema.dump(ticket)
+
+    @rpc
+    @translate_db_errors
+    def list_tickets(self, filters: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, cursor-paged by order number."""
+        f = load_or_invalid(ListFilterSchema(), filters or {})
+        stmt = select(Ticket).order_by(Ticket.ticket_no.desc()).limit(f["limit"] + 1)
+        if f["category"]:
+            stmt = stmt.where(Ticket.category == f["category"])
+        if f["phone"]:
+            stmt = stmt.where(Ticket.phone == domain.normalize_phone(f["phone"]))
+        if f["registered_from"]:
+            stmt = stmt.where(Ticket.registered_at >= f["registered_from"])
+        if f["registered_to"]:
+            stmt = stmt.where(Ticket.registered_at < f["registered_to"])
+        if f["cursor"]:
+            stmt = stmt.where(Ticket.ticket_no < f["cursor"])
+        if f["ticket_nos"] is not None:
+            stmt = stmt.where(Ticket.ticket_no.in_(f["ticket_nos"]))
+        rows = list(self.db.session.scalars(stmt))
+        more = len(rows) > f["limit"]
+        rows = rows[: f["limit"]]
+        return {"items": [_ticket_schema.dump(t) for t in rows],
+                "next_cursor": rows[-1].ticket_no if more else None}
+
+    @rpc
+    def vocabulary(self) -> dict[str, Any]:
+        return {"categories": CATEGORIES, "urgencies": URGENCIES, "channels": CHANNELS}
+
+
+def _next_daily_sequence(session: Any, day: Any) -> int:
+    """Atomically take the next number of ``day``.
+
+    The counter commits with the order: a number is issued only if its order is, and an issued
+    number is never handed out again.
+    """
+    table = DailySequence.__table__
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).values(day=day, last=1).on_conflict_do_update(
+        index_elements=[table.c.day], set_={"last": table.c.last + 1}).returning(table.c.last)
+    return int(session.execute(stmt).scalar_one())
+
+
+def _title_from(content: str) -> str:
+    first = content.strip().splitlines()[0]
+    return first[:30] + ("…" if len(first) > 30 else "")

@@ -1,0 +1,45 @@
+"""The calendar dependency: the working-day calendar with this city's overrides."""
+
+from __future__ import annotations
+
+import logging
+from datetime import time
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import select
+
+from shared.calendar import WorkCalendar
+
+log = logging.getLogger(__name__)
+
+
+def working_hours(config: dict[str, Any]) -> tuple[tuple[time, time], ...]:
+    spans = config.get("WORKING_HOURS") or [["08:30", "12:00"], ["13:30", "17:30"]]
+    return tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in spans)
+
+
+def build_calendar(config: dict[str, Any], session: Any) -> WorkCalendar:
+    from services.supervision.models import CalendarOverride
+
+    overrides = {o.day: o.workday for o in session.scalars(select(CalendarOverride))}
+    return WorkCalendar(overrides=overrides, working_hours=working_hours(config),
+                        tz=config.get("TIMEZONE", "Asia/Shanghai"), logger=log)
+
+
+class Calendar(DependencyProvider):
+    """Injects a function ``calendar(session) -> WorkCalendar``; overrides are cached per
+    process and reloaded when :meth:`invalidate` is called by whoever edits them."""
+
+    def setup(self) -> None:
+        self._cached: WorkCalendar | None = None
+
+    def invalidate(self) -> None:
+        self._cached = None
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        def calendar(session: Any) -> WorkCalendar:
+            if self._cached is None:
+                self._cached = build_calendar(self.container.config, session)
+            return self._cached
+        return calendar

@@ -1,0 +1,72 @@
+"""The order lifecycle (DOMAIN.md §3) as a state machine; supervision is its only owner.
+
+Plain Python: no nameko, no database session. Each transition names the action that causes
+it; an action not allowed in the current status raises :class:`Conflict` naming both.
+"""
+
+from __future__ import annotations
+
+from shared.errors import Conflict, Invalid
+from shared.vocabulary import SATISFACTION, STATUSES
+
+# action → {from status: to status}
+TRANSITIONS: dict[str, dict[str | None, str]] = {
+    "register": {None: "registered"},
+    "resolve_at_intake": {"registered": "resolved_at_intake",
+                          "pending_dispatch": "resolved_at_intake"},
+    "await_dispatch": {"registered": "pending_dispatch"},
+    "dispatch": {"registered": "dispatched", "pending_dispatch": "dispatched"},
+    "lead_sign": {"dispatched": "in_progress"},
+    "lead_reply": {"in_progress": "replied"},
+    "close": {"replied": "closed", "resolved_at_intake": "closed"},
+}
+
+ACTION_NAMES = {
+    "register": "登记", "resolve_at_intake": "直接办结", "await_dispatch": "待派单",
+    "dispatch": "派单", "lead_sign": "签收", "lead_reply": "答复", "close": "办结",
+    "callback": "回访",
+}
+
+
+def transition(action: str, status: str | None) -> str:
+    """The status after ``action`` from ``status``, or :class:`Conflict`."""
+    target = TRANSITIONS[action].get(status)
+    if target is None:
+        raise Conflict(
+            f"工单当前状态「{STATUSES.get(status or '', status)}」不能{ACTION_NAMES[action]} "
+            f"({action} is not allowed in status {status})",
+            {"action": action, "state": status})
+    return target
+
+
+def can(action: str, status: str | None) -> bool:
+    return status in TRANSITIONS[action]
+
+
+def check_callback(status: str, reached: bool, solved: bool | None,
+                   satisfaction: str | None) -> None:
+    """A callback is made on a replied order; a reached citizen gives solved and satisfaction."""
+    if status != "replied":
+        raise Conflict(f"工单当前状态「{STATUSES.get(status, status)}」不能回访 "
+                       f"(callback is not allowed in status {status})",
+                       {"action": "callback", "state": status})
+    if reached:
+        missing = {}
+        if solved is None:
+            missing["solved"] = ["接通时必须填写是否解决 required when the citizen was reached"]
+        if satisfaction is None:
+            missing["satisfaction"] = ["接通时必须填写满意度 required when the citizen was reached"]
+        if missing:
+            raise Invalid.fields(missing)
+    if satisfaction is not None and satisfaction not in SATISFACTION:
+        raise Invalid.fields({"satisfaction": [f"未知满意度 unknown value {satisfaction!r}; "
+                                               f"valid: {', '.join(SATISFACTION)}"]})
+
+
+def callback_closes(reached: bool, solved: bool | None, satisfaction: str | None) -> bool:
+    """A reached citizen who is satisfied or basically satisfied closes the order (办结).
+
+    An unsatisfied or unsolved callback leaves the order replied, for the supervisor to reopen
+    (重办) — that loop is Step 2's; an unreached citizen is tried again (up to 3 attempts).
+    """
+    return bool(reached and satisfaction in ("satisfied", "basically_satisfied"))

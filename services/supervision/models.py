@@ -1,0 +1,94 @@
+"""Supervision's tables: each order's lifecycle status (the single source of truth), its
+history of transitions, the clocks of every assignment, callbacks, and calendar overrides."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.database import add_messaging_tables
+from shared.types import UtcDateTime
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData()
+
+
+metadata = Base.metadata
+add_messaging_tables(metadata)
+
+
+class TicketState(Base):
+    __tablename__ = "ticket_state"
+
+    ticket_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    category: Mapped[str | None] = mapped_column(String(20))
+    urgency: Mapped[str | None] = mapped_column(String(10))
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    callback_due: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    close_reason: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Transition(Base):
+    """One lifecycle transition: who, when, why (DOMAIN.md §3: the history is complete)."""
+
+    __tablename__ = "transition"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class Clock(Base):
+    """The sign-for (签收) and handling (办理) clocks of one assignment, started at dispatch."""
+
+    __tablename__ = "clock"
+
+    assignment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    department_code: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(8))
+    policy: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sign_due: Mapped[datetime] = mapped_column(UtcDateTime())
+    handle_due: Mapped[datetime] = mapped_column(UtcDateTime())
+    signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_clock_open_handle_due", "replied_at", "handle_due"),)
+
+
+class Callback(Base):
+    """回访: one attempt to call the citizen back."""
+
+    __tablename__ = "callback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(50))
+    reached: Mapped[bool] = mapped_column(Boolean)
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class CalendarOverride(Base):
+    """A date the holiday package does not know or gets wrong: 调休 working day or holiday."""
+
+    __tablename__ = "calendar_override"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str | None] = mapped_column(String(100))

@@ -1,0 +1,65 @@
+"""Marshmallow schemas of supervision's RPC payloads."""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from shared.vocabulary import SATISFACTION
+
+
+class CallbackSchema(Schema):
+    reached = fields.Boolean(required=True)
+    solved = fields.Boolean(load_default=None, allow_none=True)
+    satisfaction = fields.String(load_default=None, allow_none=True,
+                                 validate=validate.OneOf(list(SATISFACTION)))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class CloseSchema(Schema):
+    reason = fields.String(load_default="manual", validate=validate.OneOf(
+        ["manual", "unreachable"]))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class ClockSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    assignment_id = fields.Integer()
+    department_code = fields.String()
+    role = fields.String()
+    policy = fields.String()
+    started_at = fields.AwareDateTime()
+    sign_due = fields.AwareDateTime()
+    handle_due = fields.AwareDateTime()
+    signed_at = fields.AwareDateTime(allow_none=True)
+    replied_at = fields.AwareDateTime(allow_none=True)
+
+
+class TransitionSchema(Schema):
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    at = fields.AwareDateTime()
+    actor = fields.String()
+    reason = fields.String(allow_none=True)
+
+
+class CallbackRecordSchema(Schema):
+    at = fields.AwareDateTime()
+    actor = fields.String()
+    reached = fields.Boolean()
+    solved = fields.Boolean(allow_none=True)
+    satisfaction = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class StateSchema(Schema):
+    ticket_no = fields.String()
+    status = fields.String()
+    category = fields.String(allow_none=True)
+    urgency = fields.String(allow_none=True)
+    registered_at = fields.AwareDateTime(allow_none=True)
+    replied_at = fields.AwareDateTime(allow_none=True)
+    callback_due = fields.AwareDateTime(allow_none=True)
+    closed_at = fields.AwareDateTime(allow_none=True)
+    close_reason = fields.String(allow_none=True)

@@ -1,0 +1,163 @@
+"""The event catalogue: one schema per event type and version (ARCHITECTURE.md).
+
+Facts are named in the past tense. Producers: intake (``ticket.registered``,
+``ticket.resolved_at_intake``), dispatch (``ticket.dispatched``, ``ticket.pending_dispatch``,
+``assignment.*``), supervision (``assignment.clocks_started``, ``ticket.status_changed``,
+``ticket.callback_recorded``, ``ticket.closed``), knowledge (``kb.article_published``).
+Adding a field is backward compatible (consumers ignore unknown keys); removing or changing one
+is a new version.
+"""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from shared.events import EventSchema, register
+
+_dt = fields.AwareDateTime  # always timezone-aware; dumped as ISO-8601
+
+
+@register("ticket.registered", 1)
+class TicketRegistered(EventSchema):
+    """工单登记: an order was registered by an agent or a channel."""
+
+    ticket_no = fields.String(required=True)
+    registered_at = _dt(required=True)
+    channel = fields.String(required=True)
+    category = fields.String(required=True)
+    urgency = fields.String(required=True)
+    title = fields.String(required=True)
+    content = fields.String(required=True)
+    caller_name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    territory_code = fields.String(allow_none=True)
+    confidential = fields.Boolean(required=True)
+    agent = fields.String(allow_none=True)
+    call_id = fields.String(allow_none=True)
+    recording_ref = fields.String(allow_none=True)
+
+
+@register("ticket.resolved_at_intake", 1)
+class TicketResolvedAtIntake(EventSchema):
+    """直接办结: the agent answered the caller on the spot (citing a knowledge article)."""
+
+    ticket_no = fields.String(required=True)
+    resolved_at = _dt(required=True)
+    actor = fields.String(required=True)
+    answer = fields.String(required=True)
+    article_id = fields.Integer(allow_none=True)
+
+
+class AssignmentRef(EventSchema):
+    assignment_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["lead", "assist"]))
+
+
+@register("ticket.dispatched", 1)
+class TicketDispatched(EventSchema):
+    """派单: the order went to exactly one lead (主办) and any assisting (协办) departments."""
+
+    ticket_no = fields.String(required=True)
+    dispatched_at = _dt(required=True)
+    actor = fields.String(required=True)
+    round = fields.Integer(required=True)
+    category = fields.String(required=True)
+    urgency = fields.String(required=True)
+    rule_id = fields.Integer(allow_none=True)
+    assignments = fields.List(fields.Nested(AssignmentRef), required=True,
+                              validate=validate.Length(min=1))
+
+
+@register("ticket.pending_dispatch", 1)
+class TicketPendingDispatch(EventSchema):
+    """待派单: no routing rule matched; a dispatcher must choose the department."""
+
+    ticket_no = fields.String(required=True)
+    at = _dt(required=True)
+    reason = fields.String(required=True)
+
+
+@register("assignment.signed", 1)
+class AssignmentSigned(EventSchema):
+    """签收: a department acknowledged its assignment."""
+
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    role = fields.String(required=True)
+    signed_at = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("assignment.replied", 1)
+class AssignmentReplied(EventSchema):
+    """答复: the lead department's consolidated reply to the citizen."""
+
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    replied_at = _dt(required=True)
+    actor = fields.String(required=True)
+    reply = fields.String(required=True)
+
+
+@register("assignment.clocks_started", 1)
+class AssignmentClocksStarted(EventSchema):
+    """The sign-for and handling clocks of one assignment, started at dispatch (DOMAIN.md §4)."""
+
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    role = fields.String(required=True)
+    started_at = _dt(required=True)
+    sign_due = _dt(required=True)
+    handle_due = _dt(required=True)
+    policy = fields.String(required=True)
+
+
+@register("ticket.status_changed", 1)
+class TicketStatusChanged(EventSchema):
+    """A lifecycle transition (DOMAIN.md §3), with who, when and why."""
+
+    ticket_no = fields.String(required=True)
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    reason = fields.String(allow_none=True)
+
+
+@register("ticket.callback_recorded", 1)
+class TicketCallbackRecorded(EventSchema):
+    """回访: the center called the citizen back."""
+
+    ticket_no = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    reached = fields.Boolean(required=True)
+    solved = fields.Boolean(allow_none=True)
+    satisfaction = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+@register("ticket.closed", 1)
+class TicketClosed(EventSchema):
+    """办结: the order left the open ledger (台账); its history is kept."""
+
+    ticket_no = fields.String(required=True)
+    closed_at = _dt(required=True)
+    actor = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+@register("kb.article_published", 1)
+class ArticlePublished(EventSchema):
+    """A knowledge article became searchable (录入发布)."""
+
+    article_id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    article_type = fields.String(required=True)
+    department_code = fields.String(allow_none=True)
+    published_at = _dt(required=True)

@@ -1,0 +1,325 @@
+"""Storage for every service: engines, the unit of work, and the nameko dependency provider.
+
+One database per service (ARCHITECTURE.md "Storage"): SQLite by default (a file per service
+under ``DATA_DIR``, WAL, busy timeout), PostgreSQL by URL through pg8000, a pure-Python driver
+whose sockets eventlet's monkey patching makes cooperative (psycopg2 would block the hub).
+
+Each worker gets a :class:`UnitOfWork`: one transaction, rolled back unless the entrypoint
+commits it. The unit of work is also where a service records the events its change implies
+(the transactional outbox, :mod:`shared.outbox`) and claims the events it consumes (the inbox),
+so state, outgoing events and the record of handled events commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import eventlet.semaphore
+from nameko.extensions import DependencyProvider
+from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from shared.config import database_url
+from shared.errors import Unavailable
+from shared.events import Event, make_envelope
+from shared.outbox import OutboxRelay, inbox_table, outbox_table, sequence_table
+
+log = logging.getLogger(__name__)
+
+
+def is_sqlite(engine_or_url: Engine | str) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    return url.get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    """Create an engine with the settings this project relies on.
+
+    SQLite: WAL so readers never block the writer, a 5 s busy timeout for other processes,
+    and ``BEGIN IMMEDIATE`` so a transaction takes the write lock up front instead of failing
+    on a read→write upgrade. PostgreSQL: pre-ping so a restarted server is noticed.
+    """
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() == "sqlite":
+        if sa_url.database and sa_url.database != ":memory:":
+            Path(sa_url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 5, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         pool_recycle=1800, connect_args={"timeout": 5}
+                         if sa_url.get_driver_name() == "pg8000" else {})
+
+
+def ensure_database(url: str) -> None:
+    """Create the PostgreSQL database named by ``url`` if it does not exist (SQLite: no-op)."""
+    sa_url = make_url(url)
+    if sa_url.get_backend_name() != "postgresql":
+        return
+    admin = create_engine(sa_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": sa_url.database}).scalar()
+            if not exists:
+                conn.exec_driver_sql(f'CREATE DATABASE "{sa_url.database}"')
+    finally:
+        admin.dispose()
+
+
+def add_messaging_tables(metadata: MetaData) -> None:
+    """Attach the outbox, inbox and per-order sequence tables to a service's metadata."""
+    outbox_table(metadata)
+    inbox_table(metadata)
+    sequence_table(metadata)
+
+
+class UnitOfWork:
+    """One worker's transaction, plus the outbox and inbox that ride in it.
+
+    ``session`` opens lazily. On SQLite a per-process green lock is held from the first use of
+    the session until commit or rollback: eventlet runs every worker on one OS thread, so a
+    second writer that waited in SQLite's busy handler would block the hub the first writer
+    needs to finish. Entrypoints therefore never do RPC or other network I/O while the session
+    is open.
+    """
+
+    def __init__(self, db: Database, consumer: str | None = None,
+                 trace_id: str | None = None):
+        self._db = db
+        self._session: Session | None = None
+        self._emitted = 0
+        self.consumer = consumer
+        self.trace_id = trace_id
+
+    @property
+    def tables(self) -> Any:
+        return self._db.tables
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._db.lock.acquire()
+            try:
+                self._session = self._db.sessionmaker()
+            except Exception:
+                self._db.lock.release()
+                raise
+        return self._session
+
+    def emit(self, event_type: str, data: dict[str, Any], *, ticket_no: str | None = None,
+             version: int = 1) -> dict[str, Any]:
+        """Record an event in the outbox, in this transaction; the relay publishes it after commit."""
+        sequence = None
+        tables = self._db.tables
+        if ticket_no:
+            sequence = self._next_sequence(ticket_no)
+        envelope = make_envelope(event_type, data, producer=self._db.service_name,
+                                 ticket_no=ticket_no, sequence=sequence,
+                                 trace_id=self.trace_id, version=version)
+        self.session.execute(tables["outbox"].insert().values(
+            event_id=envelope["event_id"], type=event_type, version=version,
+            ticket_no=ticket_no, payload=envelope, created_at=_now()))
+        self._emitted += 1
+        return envelope
+
+    def _next_sequence(self, ticket_no: str) -> int:
+        table = self._db.tables["ticket_sequence"]
+        dialect = self._db.engine.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(table).values(ticket_no=ticket_no, last=1)
+        stmt = stmt.on_conflict_do_update(index_elements=[table.c.ticket_no],
+                                          set_={"last": table.c.last + 1})
+        return int(self.session.execute(stmt.returning(table.c.last)).scalar_one())
+
+    def claim(self, event: Event) -> bool:
+        """Record that this consumer handled ``event``; False if it already did (skip it).
+
+        The inbox row commits with the handler's effect, so a redelivered event finds it and
+        has no second effect (reliability rule 2).
+        """
+        if not self.consumer:
+            raise RuntimeError("claim() is only for event handlers")
+        table = self._db.tables["inbox"]
+        nested = self.session.begin_nested()
+        try:
+            self.session.execute(table.insert().values(
+                consumer=self.consumer, event_id=event.event_id, received_at=_now()))
+            nested.commit()
+        except IntegrityError:
+            nested.rollback()
+            log.info("duplicate event skipped", extra={"event_id": event.event_id,
+                                                       "consumer": self.consumer})
+            return False
+        return True
+
+    def commit(self) -> None:
+        if self._session is None:
+            return
+        try:
+            self._session.commit()
+        finally:
+            self._release()
+        if self._emitted:
+            self._emitted = 0
+            self._db.relay_wake()
+
+    def rollback(self) -> None:
+        if self._session is None:
+            return
+        try:
+            self._session.rollback()
+        finally:
+            self._release()
+        self._emitted = 0
+
+    def _release(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            try:
+                session.close()
+            finally:
+                self._db.lock.release()
+
+
+class _NoLock:
+    def acquire(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        pass
+
+
+class Database(DependencyProvider):
+    """Injects a :class:`UnitOfWork` per worker and runs the service's outbox relay.
+
+    Reads the service's database URL from ``DATABASES.<service>`` in ``setup()``.
+    """
+
+    def __init__(self, metadata: MetaData, *, relay: bool = True):
+        self.metadata = metadata
+        self.with_relay = relay
+        self.uows: dict[Any, UnitOfWork] = {}
+
+    # -- nameko lifecycle -------------------------------------------------------------
+    def setup(self) -> None:
+        config = self.container.config
+        self.service_name = self.container.service_name
+        self.engine = make_engine(database_url(config, self.service_name))
+        self._init_common()
+        if self.with_relay:
+            self.relay: OutboxRelay | None = OutboxRelay(
+                engine=self.engine, lock=self.lock, table=self.tables["outbox"],
+                amqp_uri=config["AMQP_URI"],
+                poll_seconds=float(config.get("OUTBOX_POLL_SECONDS", 1.0)))
+        else:
+            self.relay = None
+
+    def _init_common(self) -> None:
+        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.lock = eventlet.semaphore.Semaphore(1) if is_sqlite(self.engine) else _NoLock()
+        self.tables = self.metadata.tables
+
+    def start(self) -> None:
+        if self.relay:
+            self.relay.start()
+
+    def stop(self) -> None:
+        if self.relay:
+            self.relay.stop()
+        self.engine.dispose()
+
+    def kill(self) -> None:
+        if self.relay:
+            self.relay.kill()
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx: Any) -> UnitOfWork:
+        entrypoint = worker_ctx.entrypoint
+        consumer = f"{self.service_name}.{entrypoint.method_name}"
+        uow = UnitOfWork(self, consumer=consumer, trace_id=worker_ctx.data.get("trace_id"))
+        self.uows[worker_ctx] = uow
+        return uow
+
+    def worker_teardown(self, worker_ctx: Any) -> None:
+        uow = self.uows.pop(worker_ctx, None)
+        if uow is not None:
+            uow.rollback()
+
+    def relay_wake(self) -> None:
+        if self.relay:
+            self.relay.wake()
+
+    # -- outside nameko (CLI, tests) -------------------------------------------------
+    @classmethod
+    def standalone(cls, metadata: MetaData, url: str, service_name: str) -> Database:
+        """A Database usable without a container (CLI tools, tests); no relay."""
+        db = cls(metadata, relay=False)
+        db.service_name = service_name
+        db.engine = make_engine(url)
+        db._init_common()
+        db.relay = None
+        return db
+
+    def unit_of_work(self, consumer: str | None = None) -> UnitOfWork:
+        return UnitOfWork(self, consumer=consumer)
+
+
+def run_in_transaction(db: Database, fn: Callable[[UnitOfWork], Any]) -> Any:
+    uow = db.unit_of_work()
+    try:
+        result = fn(uow)
+        uow.commit()
+        return result
+    finally:
+        uow.rollback()
+
+
+def translate_db_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator for entrypoints: a database that is down becomes :class:`Unavailable` (→ 503)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DBAPIError as exc:
+            if exc.connection_invalidated or _is_connection_error(exc):
+                raise Unavailable("数据库不可用 database unavailable",
+                                  {"reason": str(exc.orig)[:200]}) from None
+            raise
+
+    return wrapper
+
+
+def _is_connection_error(exc: DBAPIError) -> bool:
+    text_ = str(exc.orig).lower()
+    return any(s in text_ for s in ("connection refused", "could not connect", "unable to open",
+                                    "network", "timed out", "database is locked"))
+
+
+def _now():
+    from shared.events import utcnow
+    return utcnow()
