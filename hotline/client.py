@@ -85,7 +85,13 @@ class HotlineClient:
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
              what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy, or raise after ``timeout``."""
+    """Poll ``predicate`` until it returns something truthy, or raise after ``timeout``.
+
+    HTTP errors and ``NotFound`` from an RPC count as "not yet": the fact being waited for
+    travels by events and may not have arrived.
+    """
+    from shared.errors import NotFound
+
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
@@ -93,7 +99,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: floa
             value = predicate()
             if value:
                 return value
-        except (ApiError, requests.RequestException) as exc:
+        except (ApiError, requests.RequestException, NotFound) as exc:
             last_exc = exc
         time.sleep(interval)  # polling interval of a wait with a deadline, not a fixed delay
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}"

@@ -30,7 +30,7 @@ from typing import Any
 from kombu import Connection, Exchange, Queue
 from nameko.amqp.publish import Publisher
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 
 from shared.events import MalformedEvent, load_envelope
 from shared.outbox import EVENTS_EXCHANGE
@@ -61,6 +61,17 @@ def dead_letter_queue() -> Queue:
                  durable=True)
 
 
+class EventQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, except that a body that cannot even be decoded is
+    dead-lettered (kombu's default logs it and acks it: a silent drop)."""
+
+    def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(provider.handle_undecodable)
+        return consumers
+
+
 class EventConsumer(Consumer):
     """Entrypoint: ``@event_handler("ticket.registered", ...)`` on a service method.
 
@@ -68,6 +79,8 @@ class EventConsumer(Consumer):
     the convention is ``if not self.db.claim(event): return`` first, then the effect, then
     ``self.db.commit()`` (the inbox row commits with the effect).
     """
+
+    queue_consumer = EventQueueConsumer()
 
     def __init__(self, *event_types: str, **kwargs: Any):
         if not event_types:
@@ -138,18 +151,28 @@ class EventConsumer(Consumer):
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
-    def _dead_letter(self, body: Any, message: Any, reason: str, ack: bool = True) -> None:
+    def handle_undecodable(self, message: Any, exc: Exception) -> None:
+        """Called by kombu for a body it cannot decode: dead-letter the raw bytes."""
+        self._dead_letter(None, message, f"malformed: undecodable body: {exc}", raw=True)
+
+    def _dead_letter(self, body: Any, message: Any, reason: str, ack: bool = True,
+                     raw: bool = False) -> None:
         headers = dict(message.headers or {})
         headers.update({"x-hotline-reason": reason[:1000], "x-hotline-queue": self.queue_name})
+        encoding = ({"body": message.body, "content_type": message.content_type or "text/plain",
+                     "content_encoding": message.content_encoding or "binary"} if raw
+                    else {"body": body})
         try:
-            self.publisher.publish(body, exchange=DEFAULT_EXCHANGE,
-                                   routing_key=DEAD_LETTER_QUEUE, headers=headers)
+            self.publisher.publish(encoding.pop("body"), exchange=DEFAULT_EXCHANGE,
+                                   routing_key=DEAD_LETTER_QUEUE, headers=headers, **encoding)
         except Exception:
             log.exception("could not dead-letter; requeueing", extra={"queue": self.queue_name})
             self.queue_consumer.requeue_message(message)
             return
         log.error("message dead-lettered", extra={"queue": self.queue_name, "reason": reason[:300]})
-        if ack:
+        if raw:
+            message.ack()  # kombu's decode-error path: we are on the consumer's own thread
+        elif ack:
             self.queue_consumer.ack_message(message)
 
 

@@ -1,0 +1,76 @@
+"""One order end to end across intake → dispatch → supervision → reporting, over RabbitMQ,
+on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from hotline.client import wait_for
+from tests.integration.conftest import ORDER, load_city
+
+SERVICES = ("intake", "dispatch", "supervision", "reporting")
+
+
+class TestHappyPath:
+    def test_order_is_dispatched_signed_replied_called_back_closed_and_counted(
+            self, start: Any, rpc: Any, backend: str) -> None:
+        start(*SERVICES)
+        load_city(rpc)
+        ticket = rpc.intake.register_ticket(ORDER, "agent1")
+        no = ticket["ticket_no"]
+        assert no[:8] == datetime.now(UTC).astimezone().strftime("%Y%m%d") or len(no) == 14
+        assert ticket["phone"] == "13800138000"
+
+        assignments = wait_for(lambda: rpc.dispatch.assignments_of(no), what="dispatch")
+        lead = next(a for a in assignments if a["role"] == "lead")
+        assert lead["department_code"] == "chengguan"
+        assert {a["department_code"] for a in assignments if a["role"] == "assist"} == {"jy_nancheng"}
+
+        state = wait_for(lambda: (s := rpc.supervision.get_state(no))["clocks"] and s,
+                         what="clocks")
+        assert state["status"] == "dispatched"
+        clock = next(c for c in state["clocks"] if c["assignment_id"] == lead["id"])
+        assert clock["policy"].startswith("sign:normal=2wh;handle:complaint=15wd")
+        assert clock["handle_due"] > clock["sign_due"]
+
+        rpc.dispatch.sign(lead["id"], "chengguan", "dept_chengguan")
+        wait_for(lambda: rpc.supervision.get_state(no)["status"] == "in_progress",
+                 what="in_progress")
+        rpc.dispatch.reply(lead["id"], "chengguan", {"reply": "已清理占道摊点"}, "dept_chengguan")
+        state = wait_for(lambda: (s := rpc.supervision.get_state(no))["status"] == "replied" and s,
+                         what="replied")
+        assert state["callback_due"] is not None
+
+        closed = rpc.supervision.record_callback(
+            no, {"reached": True, "solved": True, "satisfaction": "satisfied"}, "supervisor1")
+        assert closed["status"] == "closed"
+        history = [h["to_status"] for h in rpc.supervision.get_state(no)["history"]]
+        assert history == ["registered", "dispatched", "in_progress", "replied", "closed"]
+
+        today = datetime.now(UTC).astimezone().date().isoformat()
+
+        def counted() -> Any:
+            rows = rpc.reporting.kpis({"from": today, "to": today, "group_by": "department"})["rows"]
+            row = next((r for r in rows if r["group"] == "chengguan"), None)
+            return row if row and row["closed"] == 1 else None
+
+        row = wait_for(counted, what="KPI row")
+        assert row["intake"] == 1 and row["dispatched"] == 1
+        assert row["on_time_sign"] == {"rate": 1.0, "numerator": 1, "sample": 1}
+        assert row["on_time_completion"] == {"rate": 1.0, "numerator": 1, "sample": 1}
+
+    def test_order_without_matching_rule_waits_for_a_dispatcher(
+            self, start: Any, rpc: Any, backend: str) -> None:
+        start(*SERVICES)
+        load_city(rpc)
+        order = {**ORDER, "category": "consultation", "territory_code": None,
+                 "content": "请问市图书馆周一开放吗？"}
+        no = rpc.intake.register_ticket(order, "agent1")["ticket_no"]
+        wait_for(lambda: rpc.supervision.get_state(no)["status"] == "pending_dispatch",
+                 what="pending_dispatch")
+        assert rpc.dispatch.assignments_of(no) == []
+        made = rpc.dispatch.dispatch(no, {"lead": "minzheng", "assists": ["jiaoyu"]}, "dispatcher1")
+        assert [(a["department_code"], a["role"]) for a in made] == [("minzheng", "lead"),
+                                                                      ("jiaoyu", "assist")]
+        wait_for(lambda: rpc.supervision.get_state(no)["status"] == "dispatched", what="dispatched")
