@@ -59,9 +59,19 @@ class Cluster:
     def kill_one(self, name: str) -> None:
         self.stop_one(name, signal.SIGKILL)
 
-    def stop(self) -> None:
-        for name in list(self.procs):
-            self.stop_one(name)
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM every service at once, then SIGKILL whatever has not exited by the deadline."""
+        procs = [p for p in self.procs.values() if p.poll() is None]
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        self.procs.clear()
         for f in self._logs:
             f.close()
         self._logs.clear()

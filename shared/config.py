@@ -31,8 +31,8 @@ def interpolate(value: Any, env: Mapping[str, str]) -> Any:
     """Replace ``${VAR:default}`` in every string of a nested structure.
 
     A variable that is unset and has no default is an error naming it, not an empty string.
-    A string that is exactly one placeholder keeps YAML typing of the substituted value
-    (``${PORT:8000}`` gives the int 8000).
+    A string that is exactly one placeholder becomes a number or boolean when its value is one
+    (``${PORT:8000}`` gives the int 8000); any other value stays a string, verbatim.
     """
     if isinstance(value, dict):
         return {k: interpolate(v, env) for k, v in value.items()}
@@ -51,8 +51,14 @@ def interpolate(value: Any, env: Mapping[str, str]) -> Any:
 
     whole = _VAR.fullmatch(value)
     replaced = _VAR.sub(sub, value)
-    if whole:
-        return yaml.safe_load(replaced) if replaced != "" else ""
+    if whole and replaced != "":
+        # numbers and booleans keep their type; anything else stays the string it was (a
+        # secret such as "pa ss #word" must not be read as YAML and cut at the comment)
+        try:
+            typed = yaml.safe_load(replaced)
+        except yaml.YAMLError:
+            return replaced
+        return typed if isinstance(typed, (bool, int, float)) else replaced
     return replaced
 
 

@@ -112,6 +112,8 @@ def make_envelope(event_type: str, data: dict[str, Any], *, producer: str,
                   trace_id: str | None = None, version: int = 1,
                   occurred_at: datetime | None = None) -> dict[str, Any]:
     """Build a JSON-ready envelope; ``data`` is dumped and validated by its catalogue schema."""
+    if occurred_at is not None and occurred_at.tzinfo is None:
+        raise MalformedEvent("occurred_at must be timezone-aware")
     schema = schema_for(event_type, version)
     dumped = schema.dump(data)
     errors = schema.validate(dumped)

@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from shared.rpc import rpc
 from sqlalchemy import func, select
 
 from shared.database import translate_db_errors
 from shared.events import utcnow
+from shared.rpc import rpc
 
 
 class Operations:

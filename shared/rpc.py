@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 import eventlet
+from amqp.exceptions import AMQPError
+from kombu.exceptions import KombuError
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ReplyListener, ServiceProxy
@@ -35,7 +37,7 @@ class _Client:
         except UnknownService:
             raise Unavailable(f"服务未运行 service {self._service} is not running",
                               {"service": self._service}) from None
-        except (OSError, ConnectionError) as exc:
+        except (OSError, AMQPError, KombuError) as exc:
             raise Unavailable(f"消息总线不可用 broker unavailable: {exc}",
                               {"service": self._service}) from None
         except RemoteError as exc:

@@ -9,8 +9,9 @@ PostgreSQL at ``HOTLINE_TEST_PG`` (default 127.0.0.1:5432, user postgres, trust)
 databases per test; SQLite files in a per-test temporary directory. Nothing is mocked here.
 """
 
-import hotline  # noqa: F401  (first: silences eventlet's deprecation banner)
 import eventlet
+
+import hotline  # noqa: F401  (first: silences eventlet's deprecation banner)
 
 eventlet.monkey_patch()  # noqa: E402
 

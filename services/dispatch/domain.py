@@ -49,6 +49,11 @@ def territory_chain(code: str | None, parents: Mapping[str, str | None]) -> list
     return chain
 
 
+def keyword_hits(rule: Rule, order: OrderFacts) -> list[str]:
+    text = f"{order.title}\n{order.content}"
+    return [k for k in rule.keywords if k and k in text]
+
+
 def _score(rule: Rule, order: OrderFacts, chain: Sequence[str]) -> tuple[int, ...] | None:
     """Specificity of a matching rule, or None if it does not match.
 
@@ -59,8 +64,7 @@ def _score(rule: Rule, order: OrderFacts, chain: Sequence[str]) -> tuple[int, ..
     """
     if rule.category and rule.category != order.category:
         return None
-    text = f"{order.title}\n{order.content}"
-    hits = [k for k in rule.keywords if k and k in text]
+    hits = keyword_hits(rule, order)
     if rule.keywords and not hits:
         return None
     depth = 0
@@ -90,8 +94,7 @@ def route(order: OrderFacts, rules: Iterable[Rule], parents: Mapping[str, str | 
         if rule.category:
             reasons.append(f"类别 {rule.category}")
         if score[0]:
-            hits = [k for k in rule.keywords if k in f"{order.title}\n{order.content}"]
-            reasons.append("关键词 " + "、".join(hits))
+            reasons.append("关键词 " + "、".join(keyword_hits(rule, order)))
         if rule.territory_code:
             reasons.append(f"属地 {rule.territory_code}")
         return RoutingDecision(lead=lead, assists=list(dict.fromkeys(assists)),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.rpc import rpc
 from sqlalchemy import func, select
 
 from services.dispatch import domain
@@ -36,6 +35,7 @@ from shared.events import Event, utcnow
 from shared.logs import LogContext, bind
 from shared.messaging import event_handler
 from shared.operations import Operations
+from shared.rpc import rpc
 
 _assignment = AssignmentSchema()
 _inbox_item = InboxItemSchema()

@@ -71,6 +71,6 @@ def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return phone
     if "-" in phone:
-        area, rest = phone.split("-", 1)
-        return f"{area}-****{rest[-4:]}"
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
+        area, local, *ext = phone.split("-")
+        return f"{area}-****{local[-4:]}" + "".join(f"-{e}" for e in ext)
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else "****"

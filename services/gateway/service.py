@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from nameko.dependency_providers import Config
-from shared.rpc import rpc
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -22,7 +21,7 @@ from services.gateway.pages import index_page
 from shared.database import Database
 from shared.errors import Invalid, NotFound, Unavailable
 from shared.logs import LogContext
-from shared.rpc import RpcClient
+from shared.rpc import RpcClient, rpc
 
 SERVICES = ("intake", "dispatch", "supervision", "knowledge", "reporting")
 

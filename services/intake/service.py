@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.rpc import rpc
 from sqlalchemy import select
 
 from services.intake import domain
@@ -18,6 +17,7 @@ from shared.errors import NotFound, load_or_invalid
 from shared.events import utcnow
 from shared.logs import LogContext, bind
 from shared.operations import Operations
+from shared.rpc import rpc
 from shared.vocabulary import CATEGORIES, CHANNELS, URGENCIES
 
 _ticket_schema = TicketSchema()

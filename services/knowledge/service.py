@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.rpc import rpc
 from sqlalchemy import func, or_, select
 
 from services.knowledge import domain
@@ -15,6 +14,7 @@ from shared.errors import Conflict, Invalid, NotFound, load_or_invalid
 from shared.events import utcnow
 from shared.logs import LogContext
 from shared.operations import Operations
+from shared.rpc import rpc
 
 
 class KnowledgeService(Operations):

@@ -49,6 +49,7 @@ class TicketFact(Base):
     urgency: Mapped[str | None] = mapped_column(String(10))
     territory_code: Mapped[str | None] = mapped_column(String(32))
     lead_department: Mapped[str | None] = mapped_column(String(32))
+    dispatch_round: Mapped[int] = mapped_column(Integer, default=0)
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resolved_at_intake: Mapped[datetime | None] = mapped_column(UtcDateTime())
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -20,7 +20,7 @@ from shared.events import Event
 def _ticket(session: Session, ticket_no: str) -> TicketFact:
     fact = session.get(TicketFact, ticket_no)
     if fact is None:
-        fact = TicketFact(ticket_no=ticket_no, status_seq=0)
+        fact = TicketFact(ticket_no=ticket_no, status_seq=0, dispatch_round=0)
         session.add(fact)
     return fact
 
@@ -46,11 +46,14 @@ def on_dispatched(session: Session, e: Event) -> None:
     t = _ticket(session, d["ticket_no"])
     if t.dispatched_at is None or d["dispatched_at"] < t.dispatched_at:
         t.dispatched_at = d["dispatched_at"]
+    latest = d["round"] >= (t.dispatch_round or 0)  # the lead is the latest round's lead
+    if latest:
+        t.dispatch_round = d["round"]
     for a in d["assignments"]:
         fact = _assignment(session, a["assignment_id"], d["ticket_no"])
         fact.department_code, fact.role = a["department_code"], a["role"]
         fact.dispatched_at = d["dispatched_at"]
-        if a["role"] == "lead":
+        if a["role"] == "lead" and latest:
             t.lead_department = a["department_code"]
 
 

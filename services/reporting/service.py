@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.rpc import rpc
 from sqlalchemy import delete, func, select
 
 from services.reporting import projections
@@ -21,6 +20,7 @@ from shared.events import Event, load_envelope, utcnow
 from shared.logs import LogContext
 from shared.messaging import event_handler
 from shared.operations import Operations
+from shared.rpc import rpc
 
 
 class ReportingService(Operations):

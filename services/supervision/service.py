@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from nameko.dependency_providers import Config
-from shared.rpc import rpc
 from sqlalchemy import select
 
 from services.supervision import domain
@@ -32,6 +31,7 @@ from shared.events import Event, utcnow
 from shared.logs import LogContext, bind
 from shared.messaging import event_handler
 from shared.operations import Operations
+from shared.rpc import rpc
 
 
 class OutOfOrder(Exception):

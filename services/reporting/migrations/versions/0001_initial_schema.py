@@ -2,12 +2,12 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 13:57:45.129449
+Create Date: 2026-11-23 14:14:13.446785
 """
-import sqlalchemy as sa
 from alembic import op
-
+import sqlalchemy as sa
 import shared.types  # noqa: F401  (column types used below)
+
 
 revision = '0001'
 down_revision = None
@@ -101,6 +101,7 @@ def upgrade() -> None:
     sa.Column('urgency', sa.String(length=10), nullable=True),
     sa.Column('territory_code', sa.String(length=32), nullable=True),
     sa.Column('lead_department', sa.String(length=32), nullable=True),
+    sa.Column('dispatch_round', sa.Integer(), nullable=False),
     sa.Column('dispatched_at', shared.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('resolved_at_intake', shared.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('replied_at', shared.types.UtcDateTime(timezone=True), nullable=True),

@@ -1,0 +1,190 @@
+"""The Step 1 flow over HTTP against every service running as a process, plus the access
+rules and the error contract of the gateway."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import requests
+
+from hotline.client import ApiError, HotlineClient, wait_for
+from tests.e2e.conftest import System
+
+pytestmark = pytest.mark.e2e
+
+ORDER = {
+    "category": "complaint", "phone": "0830-2345678", "caller_name": "赵先生",
+    "territory_code": "510502001002", "address": "水井沟社区",
+    "content": "楼下流动摊贩占道经营，晚上十点以后还在营业，请城管处理。",
+}
+
+
+def register(agent: HotlineClient, **overrides: Any) -> dict[str, Any]:
+    return agent.register({**ORDER, **overrides})
+
+
+def lead_of(client: HotlineClient, no: str) -> dict[str, Any]:
+    detail = wait_for(lambda: (d := client.ticket(no))["assignments"] and d, what="dispatch")
+    return next(a for a in detail["assignments"] if a["role"] == "lead")
+
+
+class TestOrderLifeOverHttp:
+    def test_registered_dispatched_signed_replied_called_back_closed_counted(self, system: System) -> None:
+        agent, sup = system.login("agent1"), system.login("supervisor1")
+        today = datetime.now(UTC).astimezone().date().isoformat()
+        before = {r["group"]: r for r in sup.kpis(today, today)["rows"]}.get("chengguan")
+
+        t = register(agent)
+        assert len(t["ticket_no"]) == 14 and t["phone"] == "0830-2345678"
+        lead = lead_of(agent, t["ticket_no"])
+        assert lead["department_code"] == "chengguan"
+        clock = wait_for(lambda: lead_of(agent, t["ticket_no"])["clock"], what="clock")
+        assert clock["sign_due"] < clock["handle_due"]
+
+        dept = system.login("dept_chengguan")
+        inbox = dept.inbox("chengguan", state="dispatched")["items"]
+        item = next(i for i in inbox if i["ticket_no"] == t["ticket_no"])
+        assert item["phone"] == "0830-****5678"  # departments see masked phones
+        assert dept.sign(lead["id"])["state"] == "signed"
+        wait_for(lambda: agent.ticket(t["ticket_no"])["status"] == "in_progress", what="in_progress")
+        dept.reply(lead["id"], "已责令摊贩退出占道区域，并安排夜间巡查。")
+        wait_for(lambda: agent.ticket(t["ticket_no"])["status"] == "replied", what="replied")
+        closed = sup.callback(t["ticket_no"], reached=True, solved=True,
+                              satisfaction="basically_satisfied")
+        assert closed["status"] == "closed"
+
+        detail = agent.ticket(t["ticket_no"])
+        assert [h["to_status"] for h in detail["lifecycle"]["history"]] == [
+            "registered", "dispatched", "in_progress", "replied", "closed"]
+        assert detail["lifecycle"]["callbacks"][0]["satisfaction"] == "basically_satisfied"
+
+        def counted() -> Any:
+            row = {r["group"]: r for r in sup.kpis(today, today)["rows"]}.get("chengguan")
+            closed_before = before["closed"] if before else 0
+            return row if row and row["closed"] == closed_before + 1 else None
+
+        row = wait_for(counted, what="KPIs to count the order")
+        assert row["on_time_sign"]["sample"] >= 1 and row["on_time_completion"]["sample"] >= 1
+
+    def test_same_idempotency_key_returns_the_same_order(self, system: System) -> None:
+        agent = system.login("agent1")
+        key = str(uuid.uuid4())
+        first = agent.raw("POST", "/api/v1/tickets", {"Idempotency-Key": key}, json=ORDER)
+        again = agent.raw("POST", "/api/v1/tickets", {"Idempotency-Key": key}, json=ORDER)
+        assert first.status_code == 201 and again.status_code == 200
+        assert first.json()["ticket_no"] == again.json()["ticket_no"]
+        other = system.login("agent2").raw("POST", "/api/v1/tickets", {"Idempotency-Key": key},
+                                            json=ORDER)
+        assert other.status_code == 201 and other.json()["ticket_no"] != first.json()["ticket_no"]
+
+
+class TestDepartmentScoping:
+    def test_a_department_sees_and_acts_only_on_its_own_assignments(self, system: System) -> None:
+        agent = system.login("agent1")
+        no = register(agent)["ticket_no"]
+        lead = lead_of(agent, no)
+        other = system.login("dept_huanbao")
+        for method, path, body in [
+            ("GET", f"/api/v1/tickets/{no}", None),
+            ("GET", "/api/v1/departments/chengguan/inbox", None),
+            ("POST", f"/api/v1/assignments/{lead['id']}/sign", None),
+            ("POST", f"/api/v1/assignments/{lead['id']}/reply", {"reply": "不是我们的"}),
+        ]:
+            r = other.raw(method, path, json=body)
+            assert r.status_code == 404, (method, path, r.text)
+        own = system.login("dept_chengguan")
+        assert own.ticket(no)["ticket_no"] == no
+        assert own.ticket(no)["phone"].count("*") == 4
+
+    def test_api_key_acts_for_its_department_until_revoked(self, system: System) -> None:
+        admin, agent = system.login("admin"), system.login("agent1")
+        issued = admin.request("POST", "/api/v1/admin/api-keys",
+                               json={"department_code": "chengguan", "name": "城管业务系统"})
+        key = HotlineClient(system.url, api_key=issued["api_key"])
+        no = register(agent)["ticket_no"]
+        lead = lead_of(agent, no)
+        assert key.sign(lead["id"])["signed_by"] == f"apikey:{issued['key_id']}"
+        foreign = HotlineClient(system.url, api_key=issued["api_key"])
+        assert foreign.raw("GET", "/api/v1/departments/huanbao/inbox").status_code == 404
+        admin.request("DELETE", f"/api/v1/admin/api-keys/{issued['key_id']}")
+        r = key.raw("GET", "/api/v1/departments/chengguan/inbox")
+        assert r.status_code == 401
+
+
+class TestErrorContract:
+    @pytest.mark.parametrize("change, field", [
+        ({"content": None}, "content"),
+        ({"phone": "12345"}, "phone"),
+        ({"phone": "1381234567"}, "phone"),
+        ({"content": "长" * 4001}, "content"),
+        ({"category": "gossip"}, "category"),
+        ({"territory_code": "999999"}, "territory_code"),
+        ({"urgency": "whenever"}, "urgency"),
+        ({"colour": "red"}, "colour"),
+    ])
+    def test_bad_registration_is_422_naming_the_field(self, system: System, change: dict[str, Any],
+                                                       field: str) -> None:
+        agent = system.login("agent1")
+        body = {k: v for k, v in {**ORDER, **change}.items() if v is not None}
+        r = agent.raw("POST", "/api/v1/tickets", json=body)
+        assert r.status_code == 422, r.text
+        assert field in r.json()["error"]["fields"]
+
+    def test_phone_formats_are_accepted_and_normalised(self, system: System) -> None:
+        agent = system.login("agent1")
+        for raw, canonical in [("+86 139 0000 1111", "13900001111"), ("(010) 8765 4321", "010-87654321"),
+                               ("0086-13900001111", "13900001111")]:
+            assert register(agent, phone=raw)["phone"] == canonical
+
+    def test_errors_are_json_with_the_right_status(self, system: System) -> None:
+        agent, sup = system.login("agent1"), system.login("supervisor1")
+        assert agent.raw("GET", "/api/v1/tickets/20990101000001").status_code == 404
+        r = requests.get(f"{system.url}/api/v1/tickets", timeout=5)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized"
+        r = agent.raw("POST", "/api/v1/tickets/20990101000001/callback", json={"reached": True})
+        assert r.status_code == 403
+        r = agent.raw("POST", "/api/v1/tickets", data="{not json",
+                      headers={"Content-Type": "application/json"})
+        assert r.status_code == 400
+        r = agent.raw("GET", "/api/v1/no/such/thing")
+        assert r.status_code == 404 and r.json()["error"]["path"] == "/api/v1/no/such/thing"
+        r = sup.raw("GET", "/api/v1/reports/kpis", params={"from": "2026-02-01", "to": "2026-01-01"})
+        assert r.status_code == 422 and "to" in r.json()["error"]["fields"]
+        r = sup.raw("GET", "/api/v1/reports/kpis", params={"from": "2026-01-01", "to": "2026-01-02",
+                                                          "group_by": "mood"})
+        assert r.status_code == 422 and "department" in r.json()["error"]["fields"]["group_by"][0]
+        bad = HotlineClient(system.url, token="forged.token")
+        assert bad.raw("GET", "/api/v1/tickets").status_code == 401
+
+    def test_actions_in_the_wrong_state_are_409_naming_state_and_action(self, system: System) -> None:
+        agent, sup = system.login("agent1"), system.login("supervisor1")
+        dept = system.login("dept_chengguan")
+        no = register(agent)["ticket_no"]
+        lead = lead_of(agent, no)
+        r = dept.raw("POST", f"/api/v1/assignments/{lead['id']}/reply", json={"reply": "x"})
+        assert r.status_code == 409 and r.json()["error"]["action"] == "reply"
+        r = sup.raw("POST", f"/api/v1/tickets/{no}/close", json={})
+        assert r.status_code == 409 and r.json()["error"]["state"] in ("dispatched", "registered")
+        dept.sign(lead["id"])
+        r = dept.raw("POST", f"/api/v1/assignments/{lead['id']}/sign")
+        assert r.status_code == 409 and r.json()["error"]["state"] == "signed"
+
+    def test_login_lockout_after_repeated_failures(self, system: System) -> None:
+        for _ in range(5):
+            with pytest.raises(ApiError) as err:
+                HotlineClient.login(system.url, "auditor1", "wrong")
+            assert err.value.status == 401
+        with pytest.raises(ApiError) as err:
+            HotlineClient.login(system.url, "auditor1", "demo12345")
+        assert err.value.status == 403 and "锁定" in err.value.body["error"]["message"]
+
+    def test_openapi_document_lists_the_routes(self, system: System) -> None:
+        doc = requests.get(f"{system.url}/api/v1/openapi.json", timeout=5).json()
+        assert doc["openapi"].startswith("3.")
+        for path in ("/api/v1/tickets", "/api/v1/tickets/{ticket_no}", "/api/v1/auth/token",
+                     "/api/v1/departments/{code}/inbox", "/api/v1/assignments/{assignment_id}/sign",
+                     "/api/v1/reports/kpis", "/health"):
+            assert path in doc["paths"], path

@@ -1,0 +1,120 @@
+"""Supervision's entrypoints with a real database, the real calendar and no broker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from services.supervision.calendar import build_calendar
+from services.supervision.service import OutOfOrder, SupervisionService
+from shared.errors import Conflict, Invalid
+from shared.events import load_envelope, make_envelope
+from tests.service.conftest import Worker, outbox
+
+SH = ZoneInfo("Asia/Shanghai")
+NO = "20260928000001"
+DISPATCHED_AT = datetime(2026, 9, 28, 10, 0, tzinfo=SH)  # Monday before National Day 2026
+
+
+def event(event_type: str, seq: int, **data: Any) -> Any:
+    return load_envelope(make_envelope(event_type, data, producer="x", ticket_no=NO, sequence=seq))
+
+
+@pytest.fixture
+def supervision(store: Any) -> Any:
+    db = store("supervision")
+    config = {"WORKING_HOURS": [["08:30", "12:00"], ["13:30", "17:30"]], "TIMEZONE": "Asia/Shanghai"}
+
+    def calendar(session: Any) -> Any:
+        return build_calendar(config, session)
+
+    return Worker(SupervisionService, db, consumer="supervision.on_lifecycle_fact",
+                  calendar=calendar, config=config), db
+
+
+def run_to_replied(worker: Any) -> None:
+    worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
+                                   registered_at=DISPATCHED_AT, channel="phone",
+                                   category="complaint", urgency="normal", title="t", content="c",
+                                   confidential=False))
+    worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO,
+                                   dispatched_at=DISPATCHED_AT, actor="system", round=1,
+                                   category="complaint", urgency="normal", assignments=[
+                                       {"assignment_id": 7, "department_code": "chengguan",
+                                        "role": "lead"}]))
+    worker.on_lifecycle_fact(event("assignment.signed", 2, assignment_id=7, ticket_no=NO,
+                                   department_code="chengguan", role="lead",
+                                   signed_at=DISPATCHED_AT, actor="u"))
+    worker.on_lifecycle_fact(event("assignment.replied", 3, assignment_id=7, ticket_no=NO,
+                                   department_code="chengguan",
+                                   replied_at=datetime(2026, 9, 29, 9, 0, tzinfo=SH),
+                                   actor="u", reply="done"))
+
+
+class TestClocks:
+    def test_complaint_clock_skips_national_day_2026(self, supervision: Any) -> None:
+        worker, db = supervision
+        run_to_replied(worker)
+        state = worker.get_state(NO)
+        clock = state["clocks"][0]
+        # sign: 2 working hours from Mon 10:00 → Mon 12:00 local
+        assert datetime.fromisoformat(clock["sign_due"]) == datetime(2026, 9, 28, 12, 0, tzinfo=SH)
+        # handle: 15 working days from the next working day, skipping 中秋+国庆 2026
+        # (Sep 25–27 and Oct 1–7 holidays, make-up working days Sun Sep 20 and Sat Oct 10):
+        # Sep 29, 30 (2), Oct 8, 9, 10(调休), 12–16 (10), 19–23 (15) → due end of Fri Oct 23
+        assert datetime.fromisoformat(clock["handle_due"]) == datetime(2026, 10, 24, 0, 0, tzinfo=SH)
+        # callback: 2 working days after the reply on Tue Sep 29 → end of Thu Oct 8
+        assert datetime.fromisoformat(state["callback_due"]) == datetime(2026, 10, 9, 0, 0, tzinfo=SH)
+
+    def test_every_transition_is_recorded_and_announced(self, supervision: Any) -> None:
+        worker, db = supervision
+        run_to_replied(worker)
+        state = worker.get_state(NO)
+        assert [h["to_status"] for h in state["history"]] == [
+            "registered", "dispatched", "in_progress", "replied"]
+        changes = [e["data"]["to_status"] for e in outbox(db) if e["type"] == "ticket.status_changed"]
+        assert changes == ["registered", "dispatched", "in_progress", "replied"]
+        seqs = [e["sequence"] for e in outbox(db)]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+
+class TestCallbackAndClose:
+    def test_close_needs_a_reply_and_a_satisfied_callback_closes(self, supervision: Any) -> None:
+        worker, db = supervision
+        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
+                                       registered_at=DISPATCHED_AT, channel="phone",
+                                       category="help", urgency="normal", title="t", content="c",
+                                       confidential=False))
+        with pytest.raises(Conflict) as err:
+            worker.close(NO, {}, "supervisor1")
+        assert err.value.details == {"action": "close", "state": "registered"}
+        with pytest.raises(Conflict):
+            worker.record_callback(NO, {"reached": True, "solved": True,
+                                        "satisfaction": "satisfied"}, "s")
+
+    def test_callback_rules(self, supervision: Any) -> None:
+        worker, db = supervision
+        run_to_replied(worker)
+        with pytest.raises(Invalid) as err:
+            worker.record_callback(NO, {"reached": True}, "s")
+        assert set(err.value.details["fields"]) == {"solved", "satisfaction"}
+        unreached = worker.record_callback(NO, {"reached": False}, "s")
+        assert unreached["status"] == "replied"
+        closed = worker.record_callback(NO, {"reached": True, "solved": True,
+                                             "satisfaction": "satisfied"}, "s")
+        assert closed["status"] == "closed" and closed["close_reason"] == "callback"
+        assert len(worker.get_state(NO)["callbacks"]) == 2
+        assert [e["type"] for e in outbox(db)][-2:] == ["ticket.status_changed", "ticket.closed"]
+
+
+class TestOrdering:
+    def test_a_signature_before_its_dispatch_is_retried_not_applied(self, supervision: Any) -> None:
+        worker, db = supervision
+        with pytest.raises(OutOfOrder):
+            worker.on_lifecycle_fact(event("assignment.signed", 2, assignment_id=9, ticket_no=NO,
+                                           department_code="c", role="lead",
+                                           signed_at=datetime.now(UTC), actor="u"))
+        assert outbox(db) == []  # rolled back: the event will be retried, not half-applied

@@ -1,0 +1,236 @@
+"""Unit tests for services.supervision.domain: the order lifecycle (DOMAIN.md §3) and callbacks
+(回访)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from services.supervision.domain import (
+    TRANSITIONS,
+    callback_closes,
+    can,
+    check_callback,
+    transition,
+)
+from shared.errors import Conflict, Invalid
+from shared.vocabulary import SATISFACTION, STATUSES
+
+FAST = settings(database=None, deadline=None, derandomize=True, max_examples=200)
+
+# The lifecycle as DOMAIN.md §3 draws it (the part implemented so far), written out here
+# rather than read from TRANSITIONS so the test is a specification, not a copy.
+ALLOWED: list[tuple[str, str | None, str]] = [
+    ("register", None, "registered"),
+    ("resolve_at_intake", "registered", "resolved_at_intake"),
+    ("resolve_at_intake", "pending_dispatch", "resolved_at_intake"),
+    ("await_dispatch", "registered", "pending_dispatch"),
+    ("dispatch", "registered", "dispatched"),
+    ("dispatch", "pending_dispatch", "dispatched"),
+    ("lead_sign", "dispatched", "in_progress"),
+    ("lead_reply", "in_progress", "replied"),
+    ("close", "replied", "closed"),
+    ("close", "resolved_at_intake", "closed"),
+]
+ACTIONS = sorted(TRANSITIONS)
+ALL_STATES: list[str | None] = [None, *STATUSES]
+DISALLOWED = [(a, s) for a in ACTIONS for s in ALL_STATES
+              if (a, s) not in {(a2, s2) for a2, s2, _ in ALLOWED}]
+
+
+class TestTransitions:
+    @pytest.mark.parametrize("action, status, expected", ALLOWED)
+    def test_allowed(self, action: str, status: str | None, expected: str) -> None:
+        assert transition(action, status) == expected
+        assert can(action, status)
+
+    def test_table_has_exactly_the_documented_transitions(self) -> None:
+        actual = {(a, s, t) for a, m in TRANSITIONS.items() for s, t in m.items()}
+        assert actual == set(ALLOWED)
+
+    @pytest.mark.parametrize("action, status", [
+        ("dispatch", "dispatched"), ("dispatch", "in_progress"), ("dispatch", "closed"),
+        ("lead_sign", "in_progress"), ("lead_sign", "registered"),
+        ("lead_reply", "dispatched"), ("lead_reply", "replied"),
+        ("close", "in_progress"), ("close", "registered"), ("close", "closed"),
+        ("register", "registered"), ("resolve_at_intake", "dispatched"),
+        ("await_dispatch", "pending_dispatch"),
+    ])
+    def test_disallowed_raises_conflict_naming_action_and_state(self, action: str,
+                                                                status: str) -> None:
+        with pytest.raises(Conflict) as info:
+            transition(action, status)
+        assert info.value.details == {"action": action, "state": status}
+        assert STATUSES[status] in info.value.message
+        assert action in info.value.message
+        assert not can(action, status)
+
+    @pytest.mark.parametrize("action, status", DISALLOWED)
+    def test_every_other_pair_is_refused(self, action: str, status: str | None) -> None:
+        assert not can(action, status)
+        with pytest.raises(Conflict):
+            transition(action, status)
+
+    @pytest.mark.parametrize("action", [a for a in ACTIONS if a != "register"])
+    def test_nothing_but_register_starts_an_order(self, action: str) -> None:
+        with pytest.raises(Conflict) as info:
+            transition(action, None)
+        assert info.value.details["state"] is None
+
+    @pytest.mark.parametrize("action", ACTIONS)
+    def test_nothing_leaves_closed(self, action: str) -> None:
+        assert not can(action, "closed")
+
+    def test_unknown_action_is_a_programming_error(self) -> None:
+        with pytest.raises(KeyError):
+            transition("teleport", "registered")
+
+
+class TestCheckCallback:
+    @pytest.mark.parametrize("status", ["registered", "dispatched", "in_progress", "closed"])
+    def test_only_a_replied_order_is_called_back(self, status: str) -> None:
+        with pytest.raises(Conflict) as info:
+            check_callback(status, reached=True, solved=True, satisfaction="satisfied")
+        assert info.value.details == {"action": "callback", "state": status}
+        assert STATUSES[status] in info.value.message
+
+    def test_reached_without_solved_and_satisfaction_names_both(self) -> None:
+        with pytest.raises(Invalid) as info:
+            check_callback("replied", reached=True, solved=None, satisfaction=None)
+        assert set(info.value.details["fields"]) == {"solved", "satisfaction"}
+
+    def test_reached_without_satisfaction(self) -> None:
+        with pytest.raises(Invalid) as info:
+            check_callback("replied", reached=True, solved=False, satisfaction=None)
+        assert set(info.value.details["fields"]) == {"satisfaction"}
+
+    def test_reached_without_solved(self) -> None:
+        with pytest.raises(Invalid) as info:
+            check_callback("replied", reached=True, solved=None, satisfaction="satisfied")
+        assert set(info.value.details["fields"]) == {"solved"}
+
+    def test_unknown_satisfaction_lists_the_valid_ones(self) -> None:
+        with pytest.raises(Invalid) as info:
+            check_callback("replied", reached=True, solved=True, satisfaction="ecstatic")
+        (message,) = info.value.details["fields"]["satisfaction"]
+        assert "'ecstatic'" in message
+        assert all(code in message for code in SATISFACTION)
+
+    def test_unknown_satisfaction_even_when_not_reached(self) -> None:
+        with pytest.raises(Invalid):
+            check_callback("replied", reached=False, solved=None, satisfaction="meh")
+
+    def test_not_reached_needs_nothing_else(self) -> None:
+        check_callback("replied", reached=False, solved=None, satisfaction=None)
+
+    @pytest.mark.parametrize("satisfaction", list(SATISFACTION))
+    @pytest.mark.parametrize("solved", [True, False])
+    def test_complete_callbacks_pass(self, solved: bool, satisfaction: str) -> None:
+        check_callback("replied", reached=True, solved=solved, satisfaction=satisfaction)
+
+
+class TestCallbackCloses:
+    @pytest.mark.parametrize("reached, solved, satisfaction, closes", [
+        (True, True, "satisfied", True),
+        (True, True, "basically_satisfied", True),
+        (True, False, "satisfied", True),  # satisfaction decides (DOMAIN.md §3)
+        (True, True, "unsatisfied", False),
+        (True, None, None, False),
+        (False, None, None, False),
+        (False, True, "satisfied", False),  # not reached: nobody said so
+    ])
+    def test_closes(self, reached: bool, solved: bool | None, satisfaction: str | None,
+                    closes: bool) -> None:
+        assert callback_closes(reached, solved, satisfaction) is closes
+
+
+# -- random walks over the lifecycle ----------------------------------------------------------
+
+REPLY_OR_INTAKE = {"lead_reply", "resolve_at_intake"}
+
+
+def walk(actions: list[str]) -> list[tuple[str, str | None, str | None, bool]]:
+    """Apply actions, skipping refused ones; (action, before, after, applied) of each step."""
+    status: str | None = None
+    steps = []
+    for action in actions:
+        before = status
+        try:
+            status = transition(action, status)
+        except Conflict as exc:
+            assert exc.details == {"action": action, "state": status}
+            steps.append((action, before, status, False))
+        else:
+            steps.append((action, before, status, True))
+    return steps
+
+
+class TestLifecycleInvariants:
+    @FAST
+    @given(st.lists(st.sampled_from(ACTIONS), max_size=30))
+    def test_invariants_over_random_action_sequences(self, actions: list[str]) -> None:
+        applied: list[str] = []
+        for action, before, after, ok in walk(actions):
+            if ok:
+                applied.append(action)
+            else:
+                assert after == before, "a refused action changes nothing"
+            assert after is None or after in STATUSES
+            if before == "closed":
+                assert not ok and after == "closed", "nothing leaves closed"
+            if after == "closed" and ok:
+                assert action == "close"
+                assert REPLY_OR_INTAKE & set(applied), "closed without a reply or intake answer"
+            if action == "dispatch" and ok:
+                assert before in ("registered", "pending_dispatch")
+
+
+class LifecycleMachine(RuleBasedStateMachine):
+    """Model-based: every action is tried from every reachable status."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status: str | None = None
+        self.history: list[str] = []
+
+    @rule(action=st.sampled_from(ACTIONS))
+    def act(self, action: str) -> None:
+        before = self.status
+        if can(action, before):
+            self.status = transition(action, before)
+            self.history.append(action)
+            if action == "dispatch":
+                assert before in ("registered", "pending_dispatch")
+        else:
+            with pytest.raises(Conflict):
+                transition(action, before)
+            assert self.status == before
+
+    @precondition(lambda self: self.status == "closed")
+    @rule(action=st.sampled_from(ACTIONS))
+    def closed_is_final(self, action: str) -> None:
+        assert not can(action, "closed")
+
+    @invariant()
+    def closed_only_after_reply_or_intake_resolution(self) -> None:
+        if self.status == "closed":
+            assert self.history[-1] == "close"
+            assert REPLY_OR_INTAKE & set(self.history)
+
+    @invariant()
+    def register_happens_once_and_first(self) -> None:
+        if self.history:
+            assert self.history[0] == "register"
+            assert self.history.count("register") == 1
+
+    @invariant()
+    def replied_only_after_sign(self) -> None:
+        if self.status == "replied":
+            assert self.history.index("lead_sign") < self.history.index("lead_reply")
+
+
+LifecycleMachine.TestCase.settings = settings(
+    database=None, deadline=None, derandomize=True, max_examples=100, stateful_step_count=25)
+TestLifecycleStateMachine = LifecycleMachine.TestCase
