@@ -18,7 +18,7 @@ DEMO_ORDER = {
     "channel": "phone", "category": "complaint", "urgency": "normal",
     "caller_name": "王先生", "phone": "138 1234 5678", "address": "江阳区南城街道白招牌社区滨江路12号",
     "territory_code": "510502001001",
-    "content": "滨江路12号楼下每天晚上有人占道经营烧烤，油烟和噪音很大，影响居民休息，请尽快处理。",
+    "content": "滨江路12号楼下每天晚上有流动摊贩占道经营，乱堆乱放堵塞人行道，影响居民出行，请尽快处理。",
 }
 
 

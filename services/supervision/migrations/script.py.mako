@@ -7,6 +7,7 @@ Create Date: ${create_date}
 from alembic import op
 import sqlalchemy as sa
 import shared.types  # noqa: F401  (column types used below)
+from shared.migrations import create_messaging_tables, drop_messaging_tables
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}
