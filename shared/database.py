@@ -19,15 +19,16 @@ from typing import Any
 
 import eventlet.semaphore
 from nameko.extensions import DependencyProvider
-from sqlalchemy import MetaData, create_engine, event, text
+from sqlalchemy import MetaData, bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.config import database_url
 from shared.errors import Unavailable
 from shared.events import Event, make_envelope
 from shared.outbox import OutboxRelay, inbox_table, outbox_table, sequence_table
+from shared.types import UtcDateTime
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,17 @@ def add_messaging_tables(metadata: MetaData) -> None:
     sequence_table(metadata)
 
 
+# Hand-written SQL, the same on SQLite (≥ 3.35) and PostgreSQL: SQLAlchemy cannot cache the
+# compiled form of its dialect-specific ON CONFLICT constructs, and these run for every event.
+_CLAIM = text(
+    "INSERT INTO inbox (consumer, event_id, received_at) VALUES (:consumer, :event_id, :at) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(bindparam("at", type_=UtcDateTime()))
+_NEXT_SEQUENCE = text(
+    'INSERT INTO ticket_sequence (ticket_no, "last") VALUES (:ticket_no, 1) '
+    'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + 1 RETURNING "last"')
+
+
 class UnitOfWork:
     """One worker's transaction, plus the outbox and inbox that ride in it.
 
@@ -143,16 +155,7 @@ class UnitOfWork:
         return envelope
 
     def _next_sequence(self, ticket_no: str) -> int:
-        table = self._db.tables["ticket_sequence"]
-        dialect = self._db.engine.dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table).values(ticket_no=ticket_no, last=1)
-        stmt = stmt.on_conflict_do_update(index_elements=[table.c.ticket_no],
-                                          set_={"last": table.c.last + 1})
-        return int(self.session.execute(stmt.returning(table.c.last)).scalar_one())
+        return int(self.session.execute(_NEXT_SEQUENCE, {"ticket_no": ticket_no}).scalar_one())
 
     def claim(self, event: Event) -> bool:
         """Record that this consumer handled ``event``; False if it already did (skip it).
@@ -162,14 +165,9 @@ class UnitOfWork:
         """
         if not self.consumer:
             raise RuntimeError("claim() is only for event handlers")
-        table = self._db.tables["inbox"]
-        nested = self.session.begin_nested()
-        try:
-            self.session.execute(table.insert().values(
-                consumer=self.consumer, event_id=event.event_id, received_at=_now()))
-            nested.commit()
-        except IntegrityError:
-            nested.rollback()
+        inserted = self.session.execute(_CLAIM, {
+            "consumer": self.consumer, "event_id": event.event_id, "at": _now()}).first()
+        if inserted is None:
             log.info("duplicate event skipped", extra={"event_id": event.event_id,
                                                        "consumer": self.consumer})
             return False

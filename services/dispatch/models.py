@@ -105,3 +105,13 @@ class Assignment(Base):
     reply: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_assignment_dept_id", "department_code", "id"),)
+
+
+class ReferenceVersion(Base):
+    """Bumped whenever territories, departments or routing rules change, so every dispatch
+    instance can keep them in memory and reload only when this number moves."""
+
+    __tablename__ = "reference_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)

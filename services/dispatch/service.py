@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from services.dispatch import domain
+from services.dispatch import domain, reference
 from services.dispatch.models import (
     Assignment,
     Department,
@@ -19,6 +19,7 @@ from services.dispatch.models import (
     TicketCopy,
     metadata,
 )
+from services.dispatch.reference import ReferenceCache
 from services.dispatch.schemas import (
     AssignmentSchema,
     DepartmentSchema,
@@ -45,6 +46,7 @@ class DispatchService(Operations):
     name = "dispatch"
 
     db = Database(metadata)
+    reference = ReferenceCache()
     log_context = LogContext()
 
     # -- events ----------------------------------------------------------------------------
@@ -203,6 +205,7 @@ class DispatchService(Operations):
                 session.merge(RoutingRule(id=rule_id, **r))
             else:
                 session.add(RoutingRule(**r))
+        reference.bump_version(session)
         self.db.commit()
         return {k: len(v) for k, v in data.items()}
 
@@ -231,26 +234,13 @@ class DispatchService(Operations):
         return a
 
     def _route(self, ticket: TicketCopy) -> domain.RoutingDecision | None:
-        session = self.db.session
-        rules = [domain.Rule(id=r.id, category=r.category, keywords=tuple(r.keywords or ()),
-                             territory_code=r.territory_code, lead=r.lead,
-                             assists=tuple(r.assists or ()), priority=r.priority)
-                 for r in session.scalars(select(RoutingRule).where(RoutingRule.active.is_(True)))]
-        territories = list(session.scalars(select(Territory)))
-        parents = {t.code: t.parent_code for t in territories}
-        levels = {t.code: t.level for t in territories}
-        government = {d.territory_code: d.code for d in session.scalars(
-            select(Department).where(Department.territory_code.is_not(None),
-                                     Department.active.is_(True)))}
+        ref = self.reference(self.db.session)
         order = domain.OrderFacts(category=ticket.category, title=ticket.title,
                                   content=ticket.content, territory_code=ticket.territory_code)
-        decision = domain.route(order, rules, parents, levels, government)
-        if decision is None:
+        decision = domain.route(order, ref.rules, ref.parents, ref.levels, ref.government)
+        if decision is None or decision.lead not in ref.departments:
             return None
-        known = {d for d in [decision.lead, *decision.assists] if session.get(Department, d)}
-        if decision.lead not in known:
-            return None
-        decision.assists = [a for a in decision.assists if a in known]
+        decision.assists = [a for a in decision.assists if a in ref.departments]
         return decision
 
     def _dispatch(self, ticket: TicketCopy, lead: str, assists: list[str], actor: str,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Date, bindparam, select, text
 
 from services.intake import domain
-from services.intake.models import DailySequence, Ticket, metadata
+from services.intake.models import Ticket, metadata
 from services.intake.schemas import ListFilterSchema, RegistrationSchema, TicketSchema
 from shared.database import Database, translate_db_errors
 from shared.errors import NotFound, load_or_invalid
@@ -42,7 +42,7 @@ class IntakeService(Operations):
                 return {**_ticket_schema.dump(existing), "replayed": True}
         now = utcnow()
         day = domain.business_day(now)
-        seq = _next_daily_sequence(session, day)
+        seq = _next_daily_sequence(self.db, day)
         ticket = Ticket(
             ticket_no=domain.format_ticket_no(day, seq), registered_at=now,
             channel=form["channel"], category=form["category"], urgency=form["urgency"],
@@ -95,21 +95,21 @@ class IntakeService(Operations):
         return {"categories": CATEGORIES, "urgencies": URGENCIES, "channels": CHANNELS}
 
 
-def _next_daily_sequence(session: Any, day: Any) -> int:
+def _next_daily_sequence(uow: Any, day: Any) -> int:
     """Atomically take the next number of ``day``.
 
     The counter commits with the order: a number is issued only if its order is, and an issued
     number is never handed out again.
     """
-    table = DailySequence.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table).values(day=day, last=1).on_conflict_do_update(
-        index_elements=[table.c.day], set_={"last": table.c.last + 1}).returning(table.c.last)
-    return int(session.execute(stmt).scalar_one())
+    return int(uow.session.execute(_NEXT_DAILY, {"day": day}).scalar_one())
+
+
+# Hand-written (SQLite ≥ 3.35 and PostgreSQL alike): SQLAlchemy recompiles its ON CONFLICT
+# constructs on every execution.
+_NEXT_DAILY = text(
+    'INSERT INTO daily_sequence (day, "last") VALUES (:day, 1) '
+    'ON CONFLICT (day) DO UPDATE SET "last" = daily_sequence."last" + 1 RETURNING "last"'
+).bindparams(bindparam("day", type_=Date()))
 
 
 def _title_from(content: str) -> str:

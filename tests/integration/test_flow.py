@@ -74,3 +74,16 @@ class TestHappyPath:
         assert [(a["department_code"], a["role"]) for a in made] == [("minzheng", "lead"),
                                                                       ("jiaoyu", "assist")]
         wait_for(lambda: rpc.supervision.get_state(no)["status"] == "dispatched", what="dispatched")
+
+
+class TestRoutingCatalogueEdits:
+    def test_a_new_rule_applies_to_the_next_order(self, start: Any, rpc: Any) -> None:
+        start("intake", "dispatch")
+        load_city(rpc)
+        first = rpc.intake.register_ticket({**ORDER, "content": "路边井盖缺失，很危险"}, "agent1")
+        lead = wait_for(lambda: rpc.dispatch.assignments_of(first["ticket_no"]), what="dispatch")
+        assert lead[0]["department_code"] == "jiangyang"  # complaint → 属地 district (fallback)
+        rpc.dispatch.load_reference({"rules": [{"keywords": ["井盖"], "lead": "shuiwu"}]})
+        second = rpc.intake.register_ticket({**ORDER, "content": "路边井盖缺失，很危险"}, "agent1")
+        lead = wait_for(lambda: rpc.dispatch.assignments_of(second["ticket_no"]), what="dispatch")
+        assert lead[0]["department_code"] == "shuiwu"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from hotline import demo
+from services.dispatch import reference
 from services.dispatch.service import DispatchService
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events import load_envelope, make_envelope
@@ -27,7 +28,11 @@ def registered(no: str, **data: Any) -> Any:
 def dispatch(store: Any) -> Any:
     db = store("dispatch")
 
-    worker = Worker(DispatchService, db, consumer="dispatch.on_ticket_registered")
+    def fresh_reference(session: Any) -> Any:  # the cache's contract without the cache
+        return reference.load(session, reference.current_version(session))
+
+    worker = Worker(DispatchService, db, consumer="dispatch.on_ticket_registered",
+                    reference=fresh_reference)
 
     def make() -> Any:
         return worker
