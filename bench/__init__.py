@@ -1,0 +1,32 @@
+"""Benchmarks, run by ``hotline bench NAME`` (ARCHITECTURE.md "Testing": never timed assertions
+in tests). Each benchmark is a module with ``run(config, **options) -> int`` that starts its own
+isolated system (a fresh RabbitMQ vhost, a temporary data directory), measures, writes
+``bench/results/<name>-….json`` and a markdown table, and stops everything it started.
+
+Known benchmarks:
+
+- ``flow``: orders registered over HTTP, routed by dispatch, signed by a simulated department
+  (:mod:`bench.flow`), with the raw nameko event round-trip rate on the same broker as the
+  ceiling.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+BENCHMARKS: dict[str, str] = {
+    "flow": "bench.flow",
+}
+
+
+def run_benchmark(name: str, config: dict[str, Any], **options: Any) -> int:
+    """Run the benchmark called ``name``; returns a process exit code (2: unknown name)."""
+    module_name = BENCHMARKS.get(name)
+    if module_name is None:
+        print(f"unknown benchmark {name!r}; known benchmarks: {', '.join(sorted(BENCHMARKS))}",
+              file=sys.stderr)
+        return 2
+    module = importlib.import_module(module_name)
+    return int(module.run(config, **options) or 0)

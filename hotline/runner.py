@@ -4,6 +4,12 @@ eventlet's monkey patching must come before anything imports sockets or threads,
 the first thing this module does; every service process starts here.
 """
 
+import os
+
+# eventlet's native thread pool only hashes passwords here (shared/auth.py); each of its
+# threads would keep a 19 MiB malloc arena after an argon2 hash, so keep it small.
+os.environ.setdefault("EVENTLET_THREADPOOL_SIZE", "2")
+
 import eventlet
 
 eventlet.monkey_patch()  # noqa: E402  (must precede the imports below)

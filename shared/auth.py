@@ -1,6 +1,6 @@
 """Authentication primitives: password hashing, signed bearer tokens, department API keys.
 
-- Passwords: argon2id (``argon2-cffi``), parameters upgraded on login when they change.
+- Passwords: argon2id (``argon2-cffi``); a hash made with older parameters is upgraded at login.
 - Bearer tokens: ``base64url(json claims).base64url(HMAC-SHA256)`` with an expiry; stateless,
   signed with ``SECRET_KEY``.
 - API keys (department systems): ``hk_<8-char id>_<secret>``; only the id and a SHA-256 of the
@@ -21,18 +21,43 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+# argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane) rather than the
+# library default of 64 MiB: a login must not double a gateway's memory or stall it for long.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _offload(_hasher.hash, password)
 
 
 def verify_password(stored: str, password: str) -> bool:
     try:
-        return _hasher.verify(stored, password)
+        return bool(_offload(_hasher.verify, stored, password))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+def needs_rehash(stored: str) -> bool:
+    return _hasher.check_needs_rehash(stored)
+
+
+_hashing: Any = None
+
+
+def _offload(fn: Any, *args: Any) -> Any:
+    """Run CPU-heavy hashing on a native thread when eventlet is in charge, so one login
+    does not stall every other request of the process; one hash at a time, so a burst of
+    logins costs one hash's memory (19 MiB), not one per thread of eventlet's pool."""
+    global _hashing
+    from eventlet import patcher, tpool
+    from eventlet.semaphore import Semaphore
+
+    if not patcher.is_monkey_patched("thread"):
+        return fn(*args)
+    if _hashing is None:
+        _hashing = Semaphore(1)
+    with _hashing:
+        return tpool.execute(fn, *args)
 
 
 def _b64(data: bytes) -> str:

@@ -46,6 +46,7 @@ class EnvelopeSchema(Schema):
     data = fields.Dict(required=True)
 
 
+_ENVELOPE = EnvelopeSchema()
 _CATALOGUE: dict[tuple[str, int], type[Schema]] = {}
 
 
@@ -62,12 +63,20 @@ def register(event_type: str, version: int = 1):
     return decorate
 
 
+_INSTANCES: dict[type[Schema], Schema] = {}
+
+
 def schema_for(event_type: str, version: int) -> Schema:
+    """The (shared, reusable) schema instance of one event type and version."""
     _ensure_catalogue_loaded()
     try:
-        return _CATALOGUE[(event_type, version)]()
+        cls = _CATALOGUE[(event_type, version)]
     except KeyError:
         raise UnknownEvent(f"unknown event type {event_type!r} version {version}") from None
+    schema = _INSTANCES.get(cls)
+    if schema is None:
+        schema = _INSTANCES[cls] = cls()
+    return schema
 
 
 def event_types() -> list[tuple[str, int]]:
@@ -137,7 +146,7 @@ def load_envelope(body: Any) -> Event:
     if not isinstance(body, dict):
         raise MalformedEvent(f"envelope must be a JSON object, got {type(body).__name__}")
     try:
-        env = EnvelopeSchema().load(body)
+        env = _ENVELOPE.load(body)
     except ValidationError as exc:
         raise MalformedEvent(f"invalid envelope: {exc.messages}") from None
     try:

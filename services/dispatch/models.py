@@ -104,7 +104,8 @@ class Assignment(Base):
     replied_by: Mapped[str | None] = mapped_column(String(50))
     reply: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_assignment_dept_id", "department_code", "id"),)
+    __table_args__ = (Index("ix_assignment_dept_id", "department_code", "id"),
+                      Index("ix_assignment_dept_state_id", "department_code", "state", "id"))
 
 
 class ReferenceVersion(Base):

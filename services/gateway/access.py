@@ -21,17 +21,30 @@ from shared.events import utcnow
 
 
 def login(uow: Any, config: dict[str, Any], username: str, password: str) -> dict[str, Any]:
-    """Check a password; lock the account for a while after repeated failures."""
+    """Check a password; lock the account for a while after repeated failures.
+
+    The password is verified between two short transactions, never with the database
+    session (and SQLite's write lock) held.
+    """
+    now = utcnow()
     try:
         user = uow.session.get(User, username)
-        now = utcnow()
-        if user is None or not user.active:
-            auth.verify_password(_dummy_hash(), password)  # same cost either way
-            raise Unauthorized("用户名或密码错误 wrong username or password")
-        if user.locked_until and user.locked_until > now:
-            raise Forbidden(f"账号已锁定，请于{LOCKOUT_MINUTES}分钟后重试 account locked after "
-                            "repeated failures", {"locked_until": user.locked_until.isoformat()})
-        if not auth.verify_password(user.password_hash, password):
+        found = user is not None and user.active
+        stored = user.password_hash if found else None
+        locked_until = user.locked_until if found else None
+    finally:
+        uow.rollback()
+    if not found:
+        auth.verify_password(_dummy_hash(), password)  # same cost either way
+        raise Unauthorized("用户名或密码错误 wrong username or password")
+    if locked_until and locked_until > now:
+        raise Forbidden(f"账号已锁定，请于{LOCKOUT_MINUTES}分钟后重试 account locked after "
+                        "repeated failures", {"locked_until": locked_until.isoformat()})
+    ok = auth.verify_password(stored, password)
+    rehash = auth.hash_password(password) if ok and auth.needs_rehash(stored) else None
+    try:
+        user = uow.session.get(User, username)
+        if not ok:
             user.failed_logins += 1
             if user.failed_logins >= LOCKOUT_THRESHOLD:
                 user.locked_until = now + timedelta(minutes=LOCKOUT_MINUTES)
@@ -40,6 +53,8 @@ def login(uow: Any, config: dict[str, Any], username: str, password: str) -> dic
             uow.commit()
             raise Unauthorized("用户名或密码错误 wrong username or password")
         user.failed_logins, user.locked_until = 0, None
+        if rehash:
+            user.password_hash = rehash
         claims = {"sub": user.username, "role": user.role, "dept": user.department_code,
                   "name": user.display_name}
         uow.commit()
@@ -114,6 +129,7 @@ def revoke_api_key(uow: Any, key_id: str, actor: str) -> bool:
 
 
 def upsert_users(uow: Any, users: list[dict[str, Any]]) -> int:
+    hashes = {u["username"]: auth.hash_password(u["password"]) for u in users if u.get("password")}
     try:
         for u in users:
             existing = uow.session.get(User, u["username"])
@@ -121,13 +137,13 @@ def upsert_users(uow: Any, users: list[dict[str, Any]]) -> int:
                           department_code=u.get("department_code"), active=True)
             if existing is None:
                 uow.session.add(User(username=u["username"],
-                                     password_hash=auth.hash_password(u["password"]),
+                                     password_hash=hashes[u["username"]],
                                      failed_logins=0, **fields))
             else:
                 for k, v in fields.items():
                     setattr(existing, k, v)
-                if u.get("password"):
-                    existing.password_hash = auth.hash_password(u["password"])
+                if u["username"] in hashes:
+                    existing.password_hash = hashes[u["username"]]
         uow.commit()
     finally:
         uow.rollback()
