@@ -13,6 +13,7 @@ test:
 
 lint:
 	.venv/bin/ruff check shared services hotline bench tests
+	.venv/bin/mypy
 
 bench:
 	bash scripts/bootstrap.sh

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 bash scripts/ensure-services.sh
 .venv/bin/ruff check shared services hotline bench tests
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

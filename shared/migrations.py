@@ -38,9 +38,9 @@ def metadata_of(service: str) -> MetaData:
 def run_env() -> None:
     """Body of every service's ``migrations/env.py`` (online mode only)."""
     cfg = context.config
-    service = cfg.attributes.get("service") or cfg.get_main_option("service")
+    service = str(cfg.attributes.get("service") or cfg.get_main_option("service"))
     metadata = metadata_of(service)
-    engine = make_engine(cfg.get_main_option("sqlalchemy.url"))
+    engine = make_engine(str(cfg.get_main_option("sqlalchemy.url")))
     try:
         with engine.connect() as connection:
             context.configure(connection=connection, target_metadata=metadata,
