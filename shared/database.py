@@ -23,9 +23,10 @@ from sqlalchemy import MetaData, bindparam, create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from shared.config import database_url
-from shared.errors import Unavailable
+from shared.errors import Conflict, Unavailable
 from shared.events import Event, make_envelope
 from shared.outbox import OutboxRelay, inbox_table, outbox_table, sequence_table
 from shared.types import UtcDateTime
@@ -296,13 +297,17 @@ def run_in_transaction(db: Database, fn: Callable[[UnitOfWork], Any]) -> Any:
 
 
 def translate_db_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator for entrypoints: a database that is down becomes :class:`Unavailable` (→ 503)."""
+    """Decorator for entrypoints: a database that is down becomes :class:`Unavailable` (→ 503);
+    a row changed by a concurrent transaction (optimistic lock) becomes :class:`Conflict` (→ 409)."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except StaleDataError:
+            raise Conflict("数据已被他人修改，请刷新后重试 changed concurrently by another action; "
+                           "reload and retry", {"action": fn.__name__, "state": "changed"}) from None
         except DBAPIError as exc:
             if exc.connection_invalidated or _is_connection_error(exc):
                 raise Unavailable("数据库不可用 database unavailable",

@@ -187,7 +187,8 @@ def consumers_of(service_cls: type) -> list[tuple[str, tuple[str, ...]]]:
     for name, method in inspect.getmembers(service_cls, inspect.isfunction):
         for ext in getattr(method, ENTRYPOINT_EXTENSIONS_ATTR, ()):
             if isinstance(ext, EventConsumer):
-                found.append((f"{getattr(service_cls, 'name')}.{name}", ext.event_types))
+                service_name = service_cls.name  # type: ignore[attr-defined]
+                found.append((f"{service_name}.{name}", ext.event_types))
     return found
 
 

@@ -103,7 +103,10 @@ class Assignment(Base):
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     replied_by: Mapped[str | None] = mapped_column(String(50))
     reply: Mapped[str | None] = mapped_column(Text)
+    # optimistic lock: of two concurrent actions on one assignment, the second gets 409
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
+    __mapper_args__ = {"version_id_col": version}
     __table_args__ = (Index("ix_assignment_dept_id", "department_code", "id"),
                       Index("ix_assignment_dept_state_id", "department_code", "state", "id"))
 

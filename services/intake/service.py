@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Date, bindparam, select, text
+from sqlalchemy.exc import IntegrityError
 
 from services.intake import domain
 from services.intake.models import Ticket, metadata
@@ -35,11 +36,10 @@ class IntakeService(Operations):
                         idempotency_key: str | None = None) -> dict[str, Any]:
         """Register one order; the same ``idempotency_key`` returns the first order again."""
         form = load_or_invalid(RegistrationSchema(), payload)
+        existing = self._by_idempotency_key(idempotency_key)
+        if existing is not None:
+            return {**_ticket_schema.dump(existing), "replayed": True}
         session = self.db.session
-        if idempotency_key:
-            existing = session.scalar(select(Ticket).where(Ticket.idempotency_key == idempotency_key))
-            if existing is not None:
-                return {**_ticket_schema.dump(existing), "replayed": True}
         now = utcnow()
         day = domain.business_day(now)
         seq = _next_daily_sequence(self.db, day)
@@ -55,8 +55,21 @@ class IntakeService(Operations):
         bind(ticket_no=ticket.ticket_no)
         self.db.emit("ticket.registered", _ticket_schema.dump(ticket) | {"registered_at": now},
                      ticket_no=ticket.ticket_no)
-        self.db.commit()
+        try:
+            self.db.commit()
+        except IntegrityError:
+            # the same key committed by a concurrent request between our lookup and commit
+            self.db.rollback()
+            existing = self._by_idempotency_key(idempotency_key)
+            if existing is None:
+                raise
+            return {**_ticket_schema.dump(existing), "replayed": True}
         return {**_ticket_schema.dump(ticket), "replayed": False}
+
+    def _by_idempotency_key(self, key: str | None) -> Ticket | None:
+        if not key:
+            return None
+        return self.db.session.scalar(select(Ticket).where(Ticket.idempotency_key == key))
 
     @rpc
     @translate_db_errors

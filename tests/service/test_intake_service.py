@@ -73,3 +73,22 @@ class TestQueries:
         make, _ = intake
         with pytest.raises(NotFound):
             make().get_ticket("20260101000001")
+
+
+class TestConcurrentIdempotency:
+    def test_a_key_committed_concurrently_returns_that_order_not_an_error(
+            self, intake: Any, monkeypatch: Any) -> None:
+        make, db = intake
+        first = make().register_ticket(ORDER, "agent1", "agent1:k2")
+        original = IntakeService._by_idempotency_key
+        calls = {"n": 0}
+
+        def racing_lookup(self: Any, key: Any) -> Any:
+            calls["n"] += 1
+            # the first lookup runs before the concurrent request committed: it sees nothing
+            return None if calls["n"] == 1 else original(self, key)
+
+        monkeypatch.setattr(IntakeService, "_by_idempotency_key", racing_lookup)
+        again = make().register_ticket(ORDER, "agent1", "agent1:k2")
+        assert again == {**first, "replayed": True}
+        assert len(outbox(db)) == 1  # the loser's event was rolled back with its order

@@ -1,0 +1,23 @@
+"""ticket state version: optimistic locking of concurrent transitions of one order
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-23 15:30:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('ticket_state', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('version', sa.Integer(), server_default='1', nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('ticket_state', schema=None) as batch_op:
+        batch_op.drop_column('version')
