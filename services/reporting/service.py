@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import JSON, bindparam, delete, func, select, text
 
 from services.reporting import projections
 from services.reporting.domain import period_bounds
@@ -21,6 +21,17 @@ from shared.logs import LogContext
 from shared.messaging import event_handler
 from shared.operations import Operations
 from shared.rpc import rpc
+from shared.types import UtcDateTime
+
+# Plain SQL (SQLite ≥ 3.35 and PostgreSQL alike): SQLAlchemy recompiles ON CONFLICT constructs
+# on every execution, and this runs for every event of the system.
+_APPEND = text(
+    "INSERT INTO event_log (event_id, type, version, producer, ticket_no, sequence, "
+    "occurred_at, received_at, envelope) VALUES (:event_id, :type, :version, :producer, "
+    ":ticket_no, :sequence, :occurred_at, :received_at, :envelope) "
+    "ON CONFLICT (event_id) DO NOTHING RETURNING id"
+).bindparams(bindparam("occurred_at", type_=UtcDateTime()),
+             bindparam("received_at", type_=UtcDateTime()), bindparam("envelope", type_=JSON()))
 
 
 class ReportingService(Operations):
@@ -31,13 +42,18 @@ class ReportingService(Operations):
 
     @event_handler("#")
     def on_any_event(self, event: Event) -> None:
-        """Append every event to the log once, and project it."""
-        if not self.db.claim(event):
+        """Append every event to the log once, and project it.
+
+        The log's unique ``event_id`` is this consumer's inbox: a redelivered event inserts
+        nothing and is skipped, in the same transaction as the projection.
+        """
+        appended = self.db.session.execute(_APPEND, {
+            "event_id": event.event_id, "type": event.type, "version": event.version,
+            "producer": event.producer, "ticket_no": event.ticket_no,
+            "sequence": event.sequence, "occurred_at": event.occurred_at,
+            "received_at": utcnow(), "envelope": event.raw}).first()
+        if appended is None:
             return
-        self.db.session.add(EventLog(
-            event_id=event.event_id, type=event.type, version=event.version,
-            producer=event.producer, ticket_no=event.ticket_no, sequence=event.sequence,
-            occurred_at=event.occurred_at, received_at=utcnow(), envelope=event.raw))
         projections.apply(self.db.session, event)
         self.db.commit()
 
