@@ -286,16 +286,6 @@ class Database(DependencyProvider):
         return UnitOfWork(self, consumer=consumer)
 
 
-def run_in_transaction(db: Database, fn: Callable[[UnitOfWork], Any]) -> Any:
-    uow = db.unit_of_work()
-    try:
-        result = fn(uow)
-        uow.commit()
-        return result
-    finally:
-        uow.rollback()
-
-
 def translate_db_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Decorator for entrypoints: a database that is down becomes :class:`Unavailable` (→ 503);
     a row changed by a concurrent transaction (optimistic lock) becomes :class:`Conflict` (→ 409)."""

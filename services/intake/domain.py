@@ -10,8 +10,6 @@ import unicodedata
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from shared.vocabulary import CATEGORIES
-
 MAX_DAILY_SEQUENCE = 999_999
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -71,9 +69,4 @@ def format_ticket_no(day: date, sequence: int) -> str:
     if not 1 <= sequence <= MAX_DAILY_SEQUENCE:
         raise ValueError(f"daily sequence {sequence} out of range 1..{MAX_DAILY_SEQUENCE}")
     return f"{day:%Y%m%d}{sequence:06d}"
-
-
-def check_category(category: str) -> None:
-    if category not in CATEGORIES:
-        raise KeyError(category)
 

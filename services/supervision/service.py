@@ -10,13 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from nameko.dependency_providers import Config
 from sqlalchemy import select
 
 from services.supervision import domain
-from services.supervision.calendar import Calendar
+from services.supervision.dependencies import Calendar, Policy
 from services.supervision.models import Callback, Clock, TicketState, Transition, metadata
-from services.supervision.policy import SlaPolicy
 from services.supervision.schemas import (
     CallbackRecordSchema,
     CallbackSchema,
@@ -43,7 +41,7 @@ class SupervisionService(Operations):
 
     db = Database(metadata)
     calendar = Calendar()
-    config = Config()
+    policy = Policy()
     log_context = LogContext()
 
     # -- lifecycle facts ---------------------------------------------------------------------
@@ -78,8 +76,7 @@ class SupervisionService(Operations):
         if domain.can("dispatch", state.status):
             self._move(state, "dispatch", d["actor"], f"第{d['round']}轮派单 dispatch round {d['round']}")
         calendar = self.calendar(session)
-        policy = SlaPolicy(self.config.get("SLA_POLICY"))
-        clocks = policy.clocks(d["category"], d["urgency"], d["dispatched_at"], calendar)
+        clocks = self.policy.clocks(d["category"], d["urgency"], d["dispatched_at"], calendar)
         for a in d["assignments"]:
             if session.get(Clock, a["assignment_id"]) is not None:
                 continue
@@ -110,8 +107,7 @@ class SupervisionService(Operations):
         if domain.can("lead_reply", state.status):
             self._move(state, "lead_reply", d["actor"], f"{d['department_code']} 答复 replied")
             state.replied_at = d["replied_at"]
-            policy = SlaPolicy(self.config.get("SLA_POLICY"))
-            state.callback_due = policy.callback_due(d["replied_at"], self.calendar(self.db.session))
+            state.callback_due = self.policy.callback_due(d["replied_at"], self.calendar(self.db.session))
 
     def _apply_ticket_resolved_at_intake(self, d: dict[str, Any], event: Event) -> None:
         state = self._state_or_retry(d["ticket_no"])

@@ -43,10 +43,6 @@ def outbox(db: Database) -> list[dict[str, Any]]:
         return [row.payload for row in conn.execute(select(table).order_by(table.c.id))]
 
 
-def consumer_uow(db: Database, consumer: str) -> Any:
-    return db.unit_of_work(consumer=consumer)
-
-
 class Worker:
     """A ``worker_factory`` worker per call, torn down as nameko would: whatever the entrypoint
     did not commit is rolled back (and SQLite's lock released) after the call."""

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.supervision.calendar import build_calendar
+from services.supervision.dependencies import build_calendar
+from services.supervision.policy import SlaPolicy
 from services.supervision.service import OutOfOrder, SupervisionService
 from shared.errors import Conflict, Invalid
 from shared.events import load_envelope, make_envelope
@@ -32,7 +33,7 @@ def supervision(store: Any) -> Any:
         return build_calendar(config, session)
 
     return Worker(SupervisionService, db, consumer="supervision.on_lifecycle_fact",
-                  calendar=calendar, config=config), db
+                  calendar=calendar, policy=SlaPolicy()), db
 
 
 def run_to_replied(worker: Any) -> None:

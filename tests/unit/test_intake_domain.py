@@ -13,7 +13,6 @@ from services.intake.domain import (
     MAX_DAILY_SEQUENCE,
     PhoneError,
     business_day,
-    check_category,
     format_ticket_no,
     normalize_phone,
 )
@@ -222,11 +221,3 @@ class TestBusinessDay:
         with pytest.raises(ValueError, match="timezone-aware"):
             business_day(datetime(2026, 11, 23, 16, 30))
 
-
-class TestCategories:
-    def test_known_category_passes(self) -> None:
-        check_category("complaint")
-
-    def test_unknown_category_raises_key_error(self) -> None:
-        with pytest.raises(KeyError):
-            check_category("投诉")

@@ -1,4 +1,5 @@
-"""The calendar dependency: the working-day calendar with this city's overrides."""
+"""Supervision's dependency providers: the working-day calendar with this city's overrides,
+and the SLA policy read from configuration once per process."""
 
 from __future__ import annotations
 
@@ -43,3 +44,15 @@ class Calendar(DependencyProvider):
                 self._cached = build_calendar(self.container.config, session)
             return self._cached
         return calendar
+
+
+class Policy(DependencyProvider):
+    """Injects the :class:`SlaPolicy` built from ``SLA_POLICY`` in ``setup()``, once."""
+
+    def setup(self) -> None:
+        from services.supervision.policy import SlaPolicy
+
+        self.policy = SlaPolicy(self.container.config.get("SLA_POLICY"))
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self.policy
