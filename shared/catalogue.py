@@ -161,3 +161,31 @@ class ArticlePublished(EventSchema):
     article_type = fields.String(required=True)
     department_code = fields.String(allow_none=True)
     published_at = _dt(required=True)
+
+
+@register("ticket.urged", 1)
+class TicketUrged(EventSchema):
+    """催办: an assignment was urged, automatically (warning at 80 %, breach) or by hand."""
+
+    ticket_no = fields.String(required=True)
+    urge_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    clock = fields.String(required=True, validate=validate.OneOf(["sign", "handle"]))
+    kind = fields.String(required=True, validate=validate.OneOf(["warning", "breach", "manual"]))
+    channel = fields.String(required=True)
+    issued_at = _dt(required=True)
+    issuer = fields.String(required=True)
+    note = fields.String(allow_none=True)
+
+
+@register("ticket.overdue", 1)
+class TicketOverdue(EventSchema):
+    """超期: a clock of an assignment passed its deadline without its action."""
+
+    ticket_no = fields.String(required=True)
+    assignment_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    clock = fields.String(required=True, validate=validate.OneOf(["sign", "handle"]))
+    due = _dt(required=True)
+    at = _dt(required=True)

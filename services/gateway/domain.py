@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ticket.dispatch": frozenset({"dispatcher", "admin"}),
     "ticket.callback": frozenset({"supervisor", "admin"}),
     "ticket.close": frozenset({"supervisor", "admin"}),
+    "ticket.urge": frozenset({"supervisor", "admin"}),
     "inbox.read": frozenset({"department", "dispatcher", "supervisor", "admin"}),
     "assignment.act": frozenset({"department"}),
     "reports.read": frozenset({"supervisor", "leader", "admin", "department"}),

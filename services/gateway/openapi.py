@@ -39,6 +39,10 @@ SCHEMAS: dict[str, Any] = {
                                 "satisfaction": {"type": "string", "enum": [
                                     "satisfied", "basically_satisfied", "unsatisfied"]},
                                 "note": {"type": "string"}}},
+    "Urge": {"type": "object", "properties": {
+        "assignment_id": {"type": "integer"},
+        "channel": {"type": "string", "enum": ["phone", "notice", "onsite"]},
+        "note": {"type": "string", "maxLength": 500}}},
     "Close": {"type": "object", "properties": {
         "reason": {"type": "string", "enum": ["manual", "unreachable"]}, "note": {"type": "string"}}},
     "Article": {"type": "object", "required": ["article_type", "title", "body"], "properties": {

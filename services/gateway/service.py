@@ -126,6 +126,8 @@ class GatewayService:
         if who.role == "department":
             ticket["phone"] = mask_phone(ticket.get("phone"))
             assignments = [a for a in assignments if a["department_code"] == who.department_code]
+            state["urges"] = [u for u in state.get("urges", [])
+                              if u["department_code"] == who.department_code]
         clocks = {c["assignment_id"]: c for c in state.pop("clocks")}
         for a in assignments:
             a["clock"] = clocks.get(a["id"])
@@ -150,6 +152,12 @@ class GatewayService:
     def close(self, request: Any, ticket_no: str) -> Any:
         who = self._authorize(request, "ticket.close")
         return self.supervision.close(ticket_no, read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/tickets/<ticket_no>/urge", summary="催办 Urge an order's departments",
+           action="ticket.urge", body="Urge")
+    def urge(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.urge")
+        return 201, self.supervision.urge(ticket_no, read_json(request), who.as_actor())
 
     # -- departments and assignments ---------------------------------------------------------
     @route("GET", "/api/v1/departments", summary="部门列表 Departments", action="reference.read")

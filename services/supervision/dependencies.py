@@ -8,6 +8,7 @@ from datetime import time
 from typing import Any
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 from sqlalchemy import select
 
 from shared.calendar import WorkCalendar
@@ -56,3 +57,21 @@ class Policy(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> Any:
         return self.policy
+
+
+class SweepTimer(Timer):
+    """nameko's timer with its interval read from ``SWEEP_INTERVAL_SECONDS`` in ``setup()``.
+
+    It fires on every instance of the service (STYLE.md field notes); the sweep itself is
+    made safe to run concurrently by the urge table's unique keys.
+    """
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(interval=60, **kwargs)
+
+    def setup(self) -> None:
+        self.interval = float(self.container.config.get("SWEEP_INTERVAL_SECONDS", 60))
+        super().setup()
+
+
+sweep_timer = SweepTimer.decorator

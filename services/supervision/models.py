@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, MetaData, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.database import add_messaging_tables
@@ -69,6 +69,11 @@ class Clock(Base):
     handle_due: Mapped[datetime] = mapped_column(UtcDateTime())
     signed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sign_warn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    handle_warn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # the next threshold the deadline sweep must look at; NULL when nothing is left to urge
+    next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     __table_args__ = (Index("ix_clock_open_handle_due", "replied_at", "handle_due"),)
 
@@ -96,3 +101,25 @@ class CalendarOverride(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     workday: Mapped[bool] = mapped_column(Boolean)
     note: Mapped[str | None] = mapped_column(String(100))
+
+
+class Urge(Base):
+    """催办: one urge of one assignment, automatic (at 80 % and at breach) or by hand.
+
+    ``auto_key`` is set for automatic urges only and is unique, so each threshold is urged
+    exactly once however many supervision instances sweep at the same moment.
+    """
+
+    __tablename__ = "urge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    assignment_id: Mapped[int] = mapped_column(Integer, index=True)
+    department_code: Mapped[str] = mapped_column(String(32))
+    clock: Mapped[str] = mapped_column(String(8))  # sign | handle
+    kind: Mapped[str] = mapped_column(String(8))  # warning | breach | manual
+    channel: Mapped[str] = mapped_column(String(16))  # system | phone | notice | onsite
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    issuer: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(String(500))
+    auto_key: Mapped[str | None] = mapped_column(String(64), unique=True)

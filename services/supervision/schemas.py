@@ -63,3 +63,24 @@ class StateSchema(Schema):
     callback_due = fields.AwareDateTime(allow_none=True)
     closed_at = fields.AwareDateTime(allow_none=True)
     close_reason = fields.String(allow_none=True)
+
+
+class UrgeSchema(Schema):
+    """A supervisor's urge (人工催办): by phone, a written notice (催办单) or on site."""
+
+    assignment_id = fields.Integer(load_default=None, allow_none=True)
+    channel = fields.String(load_default="phone",
+                            validate=validate.OneOf(["phone", "notice", "onsite"]))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class UrgeRecordSchema(Schema):
+    id = fields.Integer()
+    assignment_id = fields.Integer()
+    department_code = fields.String()
+    clock = fields.String()
+    kind = fields.String()
+    channel = fields.String()
+    issued_at = fields.AwareDateTime()
+    issuer = fields.String()
+    note = fields.String(allow_none=True)

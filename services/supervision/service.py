@@ -8,13 +8,15 @@ raises :class:`OutOfOrder` and is retried with backoff rather than applied to mi
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from nameko.dependency_providers import Config
+from sqlalchemy import bindparam, select, text
 
-from services.supervision import domain
-from services.supervision.dependencies import Calendar, Policy
-from services.supervision.models import Callback, Clock, TicketState, Transition, metadata
+from services.supervision import domain, urging
+from services.supervision.dependencies import Calendar, Policy, sweep_timer
+from services.supervision.models import Callback, Clock, TicketState, Transition, Urge, metadata
 from services.supervision.schemas import (
     CallbackRecordSchema,
     CallbackSchema,
@@ -22,14 +24,43 @@ from services.supervision.schemas import (
     CloseSchema,
     StateSchema,
     TransitionSchema,
+    UrgeRecordSchema,
+    UrgeSchema,
 )
 from shared.database import Database, translate_db_errors
-from shared.errors import NotFound, load_or_invalid
+from shared.errors import Conflict, Invalid, NotFound, load_or_invalid
 from shared.events import Event, utcnow
 from shared.logs import LogContext, bind
 from shared.messaging import event_handler
 from shared.operations import Operations
 from shared.rpc import rpc
+from shared.types import UtcDateTime
+
+# One statement, no savepoint, the same on SQLite ≥ 3.35 and PostgreSQL: of two instances
+# sweeping at once, the second inserts nothing (PostgreSQL makes it wait for the first's commit).
+_CLAIM_URGE = text(
+    "INSERT INTO urge (ticket_no, assignment_id, department_code, clock, kind, channel, "
+    "issued_at, issuer, note, auto_key) VALUES (:ticket_no, :assignment_id, :department_code, "
+    ":clock, :kind, :channel, :issued_at, :issuer, :note, :auto_key) "
+    "ON CONFLICT (auto_key) DO NOTHING RETURNING id"
+).bindparams(bindparam("issued_at", type_=UtcDateTime()))
+
+
+def _view(c: Clock) -> urging.ClockView:
+    return urging.ClockView(
+        started_at=c.started_at, sign_due=c.sign_due, handle_due=c.handle_due,
+        sign_warn_at=c.sign_warn_at or c.sign_due, handle_warn_at=c.handle_warn_at or c.handle_due,
+        signed_at=c.signed_at, replied_at=c.replied_at)
+
+
+def _parse_instant(text_: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text_.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid.fields({"now": ["不是合法的时间 not an ISO-8601 instant"]}) from None
+    if at.tzinfo is None:
+        raise Invalid.fields({"now": ["须带时区 must carry a time zone"]})
+    return at
 
 
 class OutOfOrder(Exception):
@@ -42,6 +73,7 @@ class SupervisionService(Operations):
     db = Database(metadata)
     calendar = Calendar()
     policy = Policy()
+    settings = Config()
     log_context = LogContext()
 
     # -- lifecycle facts ---------------------------------------------------------------------
@@ -80,10 +112,15 @@ class SupervisionService(Operations):
         for a in d["assignments"]:
             if session.get(Clock, a["assignment_id"]) is not None:
                 continue
-            session.add(Clock(assignment_id=a["assignment_id"], ticket_no=d["ticket_no"],
-                              department_code=a["department_code"], role=a["role"],
-                              policy=clocks.policy, started_at=d["dispatched_at"],
-                              sign_due=clocks.sign_due, handle_due=clocks.handle_due))
+            clock = Clock(assignment_id=a["assignment_id"], ticket_no=d["ticket_no"],
+                          department_code=a["department_code"], role=a["role"],
+                          policy=clocks.policy, started_at=d["dispatched_at"],
+                          sign_due=clocks.sign_due, handle_due=clocks.handle_due,
+                          sign_warn_at=urging.warn_at(d["dispatched_at"], clocks.sign_due),
+                          handle_warn_at=urging.warn_at(d["dispatched_at"], clocks.handle_due),
+                          overdue=False)
+            clock.next_check_at = urging.next_check(_view(clock), d["dispatched_at"])
+            session.add(clock)
             self.db.emit("assignment.clocks_started", {
                 "assignment_id": a["assignment_id"], "ticket_no": d["ticket_no"],
                 "department_code": a["department_code"], "role": a["role"],
@@ -94,6 +131,7 @@ class SupervisionService(Operations):
     def _apply_assignment_signed(self, d: dict[str, Any], event: Event) -> None:
         clock = self._clock_or_retry(d["assignment_id"])
         clock.signed_at = clock.signed_at or d["signed_at"]
+        clock.next_check_at = urging.next_check(_view(clock), d["signed_at"])
         state = self._state_or_retry(d["ticket_no"])
         if d["role"] == "lead" and domain.can("lead_sign", state.status):
             self._move(state, "lead_sign", d["actor"], f"{d['department_code']} 签收 signed")
@@ -101,6 +139,7 @@ class SupervisionService(Operations):
     def _apply_assignment_replied(self, d: dict[str, Any], event: Event) -> None:
         clock = self._clock_or_retry(d["assignment_id"])
         clock.replied_at = clock.replied_at or d["replied_at"]
+        clock.next_check_at = urging.next_check(_view(clock), d["replied_at"])
         state = self._state_or_retry(d["ticket_no"])
         if state.status == "dispatched":
             raise OutOfOrder(f"reply of {d['ticket_no']} before its signature was applied")
@@ -143,6 +182,93 @@ class SupervisionService(Operations):
         self.db.commit()
         return StateSchema().dump(state)
 
+    # -- urging (催办) ----------------------------------------------------------------------------
+    @sweep_timer
+    def deadline_sweep(self) -> None:
+        """Runs on every instance; the urge table's unique keys keep each urge exactly once."""
+        self._sweep(utcnow(), int(self.settings.get("SWEEP_BATCH", 1000)))
+
+    @rpc
+    @translate_db_errors
+    def sweep(self, now: str | None = None, limit: int = 1000) -> dict[str, int]:
+        """Urge every clock whose threshold has passed by ``now`` (default: the current time).
+
+        ``now`` is injectable (ISO-8601 with a time zone) so operators and tests can sweep as
+        of a given instant.
+        """
+        at = utcnow() if now is None else _parse_instant(now)
+        return self._sweep(at, limit)
+
+    @rpc
+    @translate_db_errors
+    def urge(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Manual urge (人工催办) of an order's open assignments, or of one of them."""
+        form = load_or_invalid(UrgeSchema(), payload or {})
+        bind(ticket_no=ticket_no)
+        session = self.db.session
+        self._state(ticket_no)
+        stmt = select(Clock).where(Clock.ticket_no == ticket_no, Clock.replied_at.is_(None))
+        if form["assignment_id"] is not None:
+            stmt = stmt.where(Clock.assignment_id == form["assignment_id"])
+        clocks = list(session.scalars(stmt))
+        if not clocks:
+            raise Conflict("没有待办的承办任务可催办 no open assignment to urge",
+                           {"action": "urge", "state": self._state(ticket_no).status})
+        now = utcnow()
+        made = [self._record_urge(c, "sign" if c.signed_at is None else "handle", "manual",
+                                  form["channel"], actor, form["note"], now, auto=False)
+                for c in clocks]
+        self.db.commit()
+        return {"urges": UrgeRecordSchema(many=True).dump(made)}
+
+    def _sweep(self, now: datetime, limit: int) -> dict[str, int]:
+        session = self.db.session
+        clocks = list(session.scalars(select(Clock).where(Clock.next_check_at <= now)
+                                      .order_by(Clock.next_check_at, Clock.assignment_id)
+                                      .limit(limit)))  # one order for all instances: no deadlock
+        urged = 0
+        for clock in clocks:
+            for t in urging.passed(_view(clock), now):
+                if self._record_urge(clock, t.clock, t.kind, "system", "system", None, now,
+                                     auto=True, due=t.at):
+                    urged += 1
+            clock.next_check_at = urging.next_check(_view(clock), now)
+        self.db.commit()
+        return {"clocks": len(clocks), "urges": urged}
+
+    def _record_urge(self, clock: Clock, which: str, kind: str, channel: str, issuer: str,
+                     note: str | None, now: datetime, *, auto: bool,
+                     due: datetime | None = None) -> Urge | None:
+        session = self.db.session
+        key = urging.auto_key(clock.assignment_id, which, kind) if auto else None
+        if key is not None:
+            inserted = session.execute(_CLAIM_URGE, {
+                "ticket_no": clock.ticket_no, "assignment_id": clock.assignment_id,
+                "department_code": clock.department_code, "clock": which, "kind": kind,
+                "channel": channel, "issued_at": now, "issuer": issuer, "note": note,
+                "auto_key": key}).first()
+            if inserted is None:
+                return None  # another instance urged this threshold already
+            urge = session.get(Urge, inserted[0])
+        else:
+            urge = Urge(ticket_no=clock.ticket_no, assignment_id=clock.assignment_id,
+                        department_code=clock.department_code, clock=which, kind=kind,
+                        channel=channel, issued_at=now, issuer=issuer, note=note)
+            session.add(urge)
+            session.flush()
+        self.db.emit("ticket.urged", {
+            "ticket_no": urge.ticket_no, "urge_id": urge.id, "assignment_id": urge.assignment_id,
+            "department_code": urge.department_code, "clock": which, "kind": kind,
+            "channel": channel, "issued_at": now, "issuer": issuer, "note": note},
+            ticket_no=urge.ticket_no)
+        if kind == "breach":
+            clock.overdue = True
+            self.db.emit("ticket.overdue", {
+                "ticket_no": clock.ticket_no, "assignment_id": clock.assignment_id,
+                "department_code": clock.department_code, "clock": which,
+                "due": due or now, "at": now}, ticket_no=clock.ticket_no)
+        return urge
+
     # -- queries -------------------------------------------------------------------------------
     @rpc
     @translate_db_errors
@@ -156,10 +282,12 @@ class SupervisionService(Operations):
                                   .order_by(Transition.id))
         callbacks = session.scalars(select(Callback).where(Callback.ticket_no == ticket_no)
                                     .order_by(Callback.id))
+        urges = session.scalars(select(Urge).where(Urge.ticket_no == ticket_no).order_by(Urge.id))
         return {**StateSchema().dump(state),
                 "clocks": ClockSchema(many=True).dump(list(clocks)),
                 "history": TransitionSchema(many=True).dump(list(history)),
-                "callbacks": CallbackRecordSchema(many=True).dump(list(callbacks))}
+                "callbacks": CallbackRecordSchema(many=True).dump(list(callbacks)),
+                "urges": UrgeRecordSchema(many=True).dump(list(urges))}
 
     @rpc
     @translate_db_errors

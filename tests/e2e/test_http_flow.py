@@ -188,3 +188,22 @@ class TestErrorContract:
                      "/api/v1/departments/{code}/inbox", "/api/v1/assignments/{assignment_id}/sign",
                      "/api/v1/reports/kpis", "/health"):
             assert path in doc["paths"], path
+
+
+class TestUrging:
+    def test_supervisor_urges_by_hand_and_the_order_shows_it(self, system: System) -> None:
+        agent, sup = system.login("agent1"), system.login("supervisor1")
+        no = register(agent)["ticket_no"]
+        lead_of(agent, no)
+        wait_for(lambda: agent.ticket(no)["lifecycle"]["history"][-1]["to_status"] == "dispatched",
+                 what="dispatched")
+        made = sup.request("POST", f"/api/v1/tickets/{no}/urge",
+                           json={"channel": "notice", "note": "请尽快签收"})
+        assert {u["kind"] for u in made["urges"]} == {"manual"}
+        assert {u["clock"] for u in made["urges"]} == {"sign"}
+        urges = agent.ticket(no)["lifecycle"]["urges"]
+        assert len(urges) == len(made["urges"]) and urges[0]["note"] == "请尽快签收"
+        r = agent.raw("POST", f"/api/v1/tickets/{no}/urge", json={})
+        assert r.status_code == 403
+        r = sup.raw("POST", f"/api/v1/tickets/{no}/urge", json={"channel": "fax"})
+        assert r.status_code == 422 and "channel" in r.json()["error"]["fields"]

@@ -34,7 +34,9 @@ def start(config: dict[str, Any], container_factory: Any) -> Any:
             container = container_factory(service_class(name), {**config, **overrides})
             container.start()
             started[name] = container
+        start.started.update(started)  # type: ignore[attr-defined]
         return started
+    start.started = {}  # type: ignore[attr-defined]
     return start
 
 

@@ -119,3 +119,48 @@ class TestOrdering:
                                            department_code="c", role="lead",
                                            signed_at=datetime.now(UTC), actor="u"))
         assert outbox(db) == []  # rolled back: the event will be retried, not half-applied
+
+
+class TestDeadlineSweep:
+    def test_each_threshold_is_urged_once_and_breach_marks_overdue(self, supervision: Any) -> None:
+        worker, db = supervision
+        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
+                                       registered_at=DISPATCHED_AT, channel="phone",
+                                       category="complaint", urgency="normal", title="t",
+                                       content="c", confidential=False))
+        worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO,
+                                       dispatched_at=DISPATCHED_AT, actor="system", round=1,
+                                       category="complaint", urgency="normal", assignments=[
+                                           {"assignment_id": 7, "department_code": "chengguan",
+                                            "role": "lead"}]))
+
+        def at(y: int, m: int, d: int, hh: int, mm: int) -> str:
+            return datetime(y, m, d, hh, mm, tzinfo=SH).isoformat()
+
+        assert worker.sweep(at(2026, 9, 28, 11, 0))["urges"] == 0
+        assert worker.sweep(at(2026, 9, 28, 11, 40))["urges"] == 1  # 80 % of the sign clock
+        assert worker.sweep(at(2026, 9, 28, 11, 50))["urges"] == 0  # never twice
+        assert worker.sweep(at(2026, 9, 28, 12, 1))["urges"] == 1  # breach
+        state = worker.get_state(NO)
+        assert [(u["clock"], u["kind"]) for u in state["urges"]] == [("sign", "warning"),
+                                                                    ("sign", "breach")]
+        types = [e["type"] for e in outbox(db)]
+        assert types.count("ticket.urged") == 2 and types.count("ticket.overdue") == 1
+        worker.on_lifecycle_fact(event("assignment.signed", 2, assignment_id=7, ticket_no=NO,
+                                       department_code="chengguan", role="lead",
+                                       signed_at=datetime(2026, 9, 28, 12, 30, tzinfo=SH),
+                                       actor="u"))
+        assert worker.sweep(at(2026, 10, 10, 9, 0))["clocks"] == 0  # nothing due until 80 %
+        assert worker.sweep(at(2026, 10, 30, 9, 0))["urges"] == 2  # handle warning + breach
+        assert worker.sweep(at(2026, 11, 30, 9, 0)) == {"clocks": 0, "urges": 0}
+
+    def test_manual_urge_and_bad_input(self, supervision: Any) -> None:
+        worker, db = supervision
+        run_to_replied(worker)
+        with pytest.raises(Conflict):  # replied: nothing open to urge
+            worker.urge(NO, {"channel": "phone"}, "supervisor1")
+        with pytest.raises(Invalid) as err:
+            worker.sweep("yesterday")
+        assert "now" in err.value.details["fields"]
+        with pytest.raises(Invalid):
+            worker.urge(NO, {"channel": "carrier-pigeon"}, "supervisor1")

@@ -63,6 +63,13 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "kb.article_published": {
         "article_id": 12, "title": "居住证办理", "article_type": "guide",
         "department_code": "GA", "published_at": AT},
+    "ticket.urged": {
+        "ticket_no": TICKET, "urge_id": 3, "assignment_id": 5, "department_code": "chengguan",
+        "clock": "handle", "kind": "warning", "channel": "system", "issued_at": AT,
+        "issuer": "system", "note": None},
+    "ticket.overdue": {
+        "ticket_no": TICKET, "assignment_id": 5, "department_code": "chengguan",
+        "clock": "sign", "due": AT, "at": AT},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).
@@ -72,7 +79,8 @@ DATETIME_FIELD = {
     "assignment.signed": "signed_at", "assignment.replied": "replied_at",
     "assignment.clocks_started": "handle_due", "ticket.status_changed": "at",
     "ticket.callback_recorded": "at", "ticket.closed": "closed_at",
-    "kb.article_published": "published_at",
+    "kb.article_published": "published_at", "ticket.urged": "issued_at",
+    "ticket.overdue": "due",
 }
 
 
