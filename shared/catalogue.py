@@ -189,3 +189,13 @@ class TicketOverdue(EventSchema):
     clock = fields.String(required=True, validate=validate.OneOf(["sign", "handle"]))
     due = _dt(required=True)
     at = _dt(required=True)
+
+
+@register("ticket.reopened", 1)
+class TicketReopened(EventSchema):
+    """重办: the citizen was not satisfied at callback; the order goes back to its lead department."""
+
+    ticket_no = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    reason = fields.String(required=True)

@@ -77,6 +77,22 @@ class DispatchService(Operations):
             self._dispatch(ticket, decision.lead, decision.assists, "system", decision.rule_id)
         self.db.commit()
 
+    @event_handler("ticket.reopened")
+    def on_ticket_reopened(self, event: Event) -> None:
+        """重办: a new round for the department that led the last one (assistants are not
+        re-engaged; a dispatcher can add them)."""
+        if not self.db.claim(event):
+            return
+        no = event.data["ticket_no"]
+        session = self.db.session
+        ticket = session.get(TicketCopy, no)
+        last_lead = session.scalar(select(Assignment).where(
+            Assignment.ticket_no == no, Assignment.role == "lead").order_by(Assignment.id.desc()))
+        if ticket is None or last_lead is None:
+            raise OutOfOrder(f"reopened {no} before its dispatch reached dispatch")
+        self._dispatch(ticket, last_lead.department_code, [], event.data["actor"], None)
+        self.db.commit()
+
     # -- commands --------------------------------------------------------------------------
     @rpc
     @translate_db_errors
@@ -261,6 +277,10 @@ class DispatchService(Operations):
             "assignments": [{"assignment_id": a.id, "department_code": a.department_code,
                              "role": a.role} for a in created]}, ticket_no=ticket.ticket_no)
         return created
+
+
+class OutOfOrder(Exception):
+    """A fact arrived before the fact it depends on; retried later."""
 
 
 def _merge(a: Assignment, t: TicketCopy) -> dict[str, Any]:

@@ -15,16 +15,18 @@ TRANSITIONS: dict[str, dict[str | None, str]] = {
     "resolve_at_intake": {"registered": "resolved_at_intake",
                           "pending_dispatch": "resolved_at_intake"},
     "await_dispatch": {"registered": "pending_dispatch"},
-    "dispatch": {"registered": "dispatched", "pending_dispatch": "dispatched"},
+    "dispatch": {"registered": "dispatched", "pending_dispatch": "dispatched",
+                 "reopened": "dispatched"},
     "lead_sign": {"dispatched": "in_progress"},
     "lead_reply": {"in_progress": "replied"},
     "close": {"replied": "closed", "resolved_at_intake": "closed"},
+    "reopen": {"replied": "reopened"},
 }
 
 ACTION_NAMES = {
     "register": "登记", "resolve_at_intake": "直接办结", "await_dispatch": "待派单",
     "dispatch": "派单", "lead_sign": "签收", "lead_reply": "答复", "close": "办结",
-    "callback": "回访",
+    "callback": "回访", "reopen": "重办",
 }
 
 
@@ -63,10 +65,21 @@ def check_callback(status: str, reached: bool, solved: bool | None,
                                                f"valid: {', '.join(SATISFACTION)}"]})
 
 
-def callback_closes(reached: bool, solved: bool | None, satisfaction: str | None) -> bool:
-    """A reached citizen who is satisfied or basically satisfied closes the order (办结).
+MAX_CALLBACK_ATTEMPTS = 3
 
-    An unsatisfied or unsolved callback leaves the order replied, for the supervisor to reopen
-    (重办) — that loop is Step 2's; an unreached citizen is tried again (up to 3 attempts).
+
+def callback_outcome(reached: bool, satisfaction: str | None, attributable: bool,
+                     unreached_before: int) -> str:
+    """What one callback (回访) does to a replied order (DOMAIN.md §3):
+
+    - ``close``: the citizen was reached and is satisfied or basically satisfied (满意 / 基本满意);
+    - ``reopen``: unsatisfied, and the cause lies with the department → 重办 to the same one;
+    - ``close_unsatisfied``: unsatisfied for reasons the department cannot answer for;
+    - ``unreachable``: the third attempt (counting this one) without reaching anyone → 无法回访;
+    - ``retry``: not reached yet, call again.
     """
-    return bool(reached and satisfaction in ("satisfied", "basically_satisfied"))
+    if not reached:
+        return "unreachable" if unreached_before + 1 >= MAX_CALLBACK_ATTEMPTS else "retry"
+    if satisfaction in ("satisfied", "basically_satisfied"):
+        return "close"
+    return "reopen" if attributable else "close_unsatisfied"

@@ -13,6 +13,8 @@ class CallbackSchema(Schema):
     satisfaction = fields.String(load_default=None, allow_none=True,
                                  validate=validate.OneOf(list(SATISFACTION)))
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    # an unsatisfied citizen's complaint that the department can answer for → 重办
+    attributable = fields.Boolean(load_default=True)
 
 
 class CloseSchema(Schema):

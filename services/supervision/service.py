@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from nameko.dependency_providers import Config
-from sqlalchemy import bindparam, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from services.supervision import domain, urging
 from services.supervision.dependencies import Calendar, Policy, sweep_timer
@@ -157,19 +157,36 @@ class SupervisionService(Operations):
     @rpc
     @translate_db_errors
     def record_callback(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
-        """回访: record one callback; a satisfied citizen closes the order."""
+        """回访: record one callback, then close, reopen (重办) or wait for the next attempt."""
         form = load_or_invalid(CallbackSchema(), payload)
+        attributable = form.pop("attributable")
         bind(ticket_no=ticket_no)
+        session = self.db.session
         state = self._state(ticket_no)
         domain.check_callback(state.status, form["reached"], form["solved"], form["satisfaction"])
+        unreached = session.scalar(select(func.count()).select_from(Callback).where(
+            Callback.ticket_no == ticket_no, Callback.reached.is_(False),
+            Callback.at >= state.replied_at)) or 0
         now = utcnow()
-        self.db.session.add(Callback(ticket_no=ticket_no, at=now, actor=actor, **form))
+        session.add(Callback(ticket_no=ticket_no, at=now, actor=actor, **form))
         self.db.emit("ticket.callback_recorded", {"ticket_no": ticket_no, "at": now,
                                                   "actor": actor, **form}, ticket_no=ticket_no)
-        if domain.callback_closes(form["reached"], form["solved"], form["satisfaction"]):
+        outcome = domain.callback_outcome(form["reached"], form["satisfaction"], attributable,
+                                          int(unreached))
+        if outcome == "close":
             self._close(state, actor, "callback", "回访满意 satisfied at callback")
+        elif outcome == "close_unsatisfied":
+            self._close(state, actor, "callback_unsatisfied", "回访不满意（非承办单位原因）")
+        elif outcome == "unreachable":
+            self._close(state, actor, "unreachable",
+                        f"{domain.MAX_CALLBACK_ATTEMPTS}次回访未接通 无法回访")
+        elif outcome == "reopen":
+            self._move(state, "reopen", actor, "回访不满意 重办 unsatisfied at callback")
+            self.db.emit("ticket.reopened", {"ticket_no": ticket_no, "at": now, "actor": actor,
+                                             "reason": form["note"] or "回访不满意"},
+                         ticket_no=ticket_no)
         self.db.commit()
-        return StateSchema().dump(state)
+        return {**StateSchema().dump(state), "outcome": outcome}
 
     @rpc
     @translate_db_errors

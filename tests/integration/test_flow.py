@@ -87,3 +87,32 @@ class TestRoutingCatalogueEdits:
         second = rpc.intake.register_ticket({**ORDER, "content": "路边井盖缺失，很危险"}, "agent1")
         lead = wait_for(lambda: rpc.dispatch.assignments_of(second["ticket_no"]), what="dispatch")
         assert lead[0]["department_code"] == "shuiwu"
+
+
+class TestReopen:
+    def test_unsatisfied_callback_reopens_to_the_same_department_with_new_clocks(
+            self, start: Any, rpc: Any) -> None:
+        start(*SERVICES)
+        load_city(rpc)
+        no = rpc.intake.register_ticket(ORDER, "agent1")["ticket_no"]
+        first = wait_for(lambda: rpc.dispatch.assignments_of(no), what="dispatch")
+        lead = next(a for a in first if a["role"] == "lead")
+        rpc.dispatch.sign(lead["id"], lead["department_code"], "u")
+        wait_for(lambda: rpc.supervision.get_state(no)["status"] == "in_progress", what="sign")
+        rpc.dispatch.reply(lead["id"], lead["department_code"], {"reply": "已处理"}, "u")
+        wait_for(lambda: rpc.supervision.get_state(no)["status"] == "replied", what="reply")
+        result = rpc.supervision.record_callback(
+            no, {"reached": True, "solved": False, "satisfaction": "unsatisfied"}, "sup")
+        assert result["outcome"] == "reopen"
+
+        def second_round() -> Any:
+            rounds = [a for a in rpc.dispatch.assignments_of(no) if a["round"] == 2]
+            return rounds or None
+
+        again = wait_for(second_round, what="the second round")
+        assert [(a["department_code"], a["role"]) for a in again] == [(lead["department_code"], "lead")]
+        state = wait_for(lambda: (s := rpc.supervision.get_state(no))["status"] == "dispatched"
+                         and len(s["clocks"]) == len(first) + 1 and s, what="new clocks")
+        new_clock = next(c for c in state["clocks"] if c["assignment_id"] == again[0]["id"])
+        assert new_clock["started_at"] > lead["dispatched_at"]
+        assert [h["to_status"] for h in state["history"]][-3:] == ["replied", "reopened", "dispatched"]

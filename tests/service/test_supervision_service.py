@@ -164,3 +164,32 @@ class TestDeadlineSweep:
         assert "now" in err.value.details["fields"]
         with pytest.raises(Invalid):
             worker.urge(NO, {"channel": "carrier-pigeon"}, "supervisor1")
+
+
+class TestCallbackLoop:
+    def test_three_unreached_attempts_close_as_unreachable(self, supervision: Any) -> None:
+        worker, db = supervision
+        run_to_replied(worker)
+        outcomes = [worker.record_callback(NO, {"reached": False}, "s")["outcome"]
+                    for _ in range(3)]
+        assert outcomes == ["retry", "retry", "unreachable"]
+        state = worker.get_state(NO)
+        assert state["status"] == "closed" and state["close_reason"] == "unreachable"
+
+    def test_unsatisfied_reopens_and_announces_it(self, supervision: Any) -> None:
+        worker, db = supervision
+        run_to_replied(worker)
+        result = worker.record_callback(NO, {"reached": True, "solved": False,
+                                             "satisfaction": "unsatisfied",
+                                             "note": "问题依旧"}, "s")
+        assert result["outcome"] == "reopen" and result["status"] == "reopened"
+        reopened = [e for e in outbox(db) if e["type"] == "ticket.reopened"]
+        assert len(reopened) == 1 and reopened[0]["data"]["reason"] == "问题依旧"
+
+    def test_unsatisfied_but_not_attributable_closes(self, supervision: Any) -> None:
+        worker, _ = supervision
+        run_to_replied(worker)
+        result = worker.record_callback(NO, {"reached": True, "solved": False,
+                                             "satisfaction": "unsatisfied",
+                                             "attributable": False}, "s")
+        assert result["outcome"] == "close_unsatisfied" and result["status"] == "closed"

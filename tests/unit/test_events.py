@@ -67,6 +67,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "ticket_no": TICKET, "urge_id": 3, "assignment_id": 5, "department_code": "chengguan",
         "clock": "handle", "kind": "warning", "channel": "system", "issued_at": AT,
         "issuer": "system", "note": None},
+    "ticket.reopened": {"ticket_no": TICKET, "at": AT, "actor": "sup1", "reason": "回访不满意"},
     "ticket.overdue": {
         "ticket_no": TICKET, "assignment_id": 5, "department_code": "chengguan",
         "clock": "sign", "due": AT, "at": AT},
@@ -80,7 +81,7 @@ DATETIME_FIELD = {
     "assignment.clocks_started": "handle_due", "ticket.status_changed": "at",
     "ticket.callback_recorded": "at", "ticket.closed": "closed_at",
     "kb.article_published": "published_at", "ticket.urged": "issued_at",
-    "ticket.overdue": "due",
+    "ticket.overdue": "due", "ticket.reopened": "at",
 }
 
 

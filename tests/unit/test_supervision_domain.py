@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from services.supervision.domain import (
+    MAX_CALLBACK_ATTEMPTS,
     TRANSITIONS,
-    callback_closes,
+    callback_outcome,
     can,
     check_callback,
     transition,
@@ -33,6 +34,8 @@ ALLOWED: list[tuple[str, str | None, str]] = [
     ("lead_reply", "in_progress", "replied"),
     ("close", "replied", "closed"),
     ("close", "resolved_at_intake", "closed"),
+    ("reopen", "replied", "reopened"),
+    ("dispatch", "reopened", "dispatched"),
 ]
 ACTIONS = sorted(TRANSITIONS)
 ALL_STATES: list[str | None] = [None, *STATUSES]
@@ -131,19 +134,19 @@ class TestCheckCallback:
         check_callback("replied", reached=True, solved=solved, satisfaction=satisfaction)
 
 
-class TestCallbackCloses:
-    @pytest.mark.parametrize("reached, solved, satisfaction, closes", [
-        (True, True, "satisfied", True),
-        (True, True, "basically_satisfied", True),
-        (True, False, "satisfied", True),  # satisfaction decides (DOMAIN.md §3)
-        (True, True, "unsatisfied", False),
-        (True, None, None, False),
-        (False, None, None, False),
-        (False, True, "satisfied", False),  # not reached: nobody said so
+class TestCallbackOutcome:
+    @pytest.mark.parametrize("reached, satisfaction, attributable, before, outcome", [
+        (True, "satisfied", True, 0, "close"),
+        (True, "basically_satisfied", False, 2, "close"),
+        (True, "unsatisfied", True, 0, "reopen"),
+        (True, "unsatisfied", False, 0, "close_unsatisfied"),
+        (False, None, True, 0, "retry"),
+        (False, None, True, MAX_CALLBACK_ATTEMPTS - 2, "retry"),
+        (False, None, True, MAX_CALLBACK_ATTEMPTS - 1, "unreachable"),
     ])
-    def test_closes(self, reached: bool, solved: bool | None, satisfaction: str | None,
-                    closes: bool) -> None:
-        assert callback_closes(reached, solved, satisfaction) is closes
+    def test_outcomes(self, reached: bool, satisfaction: str | None, attributable: bool,
+                      before: int, outcome: str) -> None:
+        assert callback_outcome(reached, satisfaction, attributable, before) == outcome
 
 
 # -- random walks over the lifecycle ----------------------------------------------------------
@@ -184,7 +187,7 @@ class TestLifecycleInvariants:
                 assert action == "close"
                 assert REPLY_OR_INTAKE & set(applied), "closed without a reply or intake answer"
             if action == "dispatch" and ok:
-                assert before in ("registered", "pending_dispatch")
+                assert before in ("registered", "pending_dispatch", "reopened")
 
 
 class LifecycleMachine(RuleBasedStateMachine):
@@ -202,7 +205,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.status = transition(action, before)
             self.history.append(action)
             if action == "dispatch":
-                assert before in ("registered", "pending_dispatch")
+                assert before in ("registered", "pending_dispatch", "reopened")
         else:
             with pytest.raises(Conflict):
                 transition(action, before)
