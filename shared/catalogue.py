@@ -199,3 +199,33 @@ class TicketReopened(EventSchema):
     at = _dt(required=True)
     actor = fields.String(required=True)
     reason = fields.String(required=True)
+
+
+@register("assignment.extension_requested", 1)
+class ExtensionRequested(EventSchema):
+    """延期申请: a department asked for more working days on one assignment."""
+
+    extension_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    days = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("assignment.extension_decided", 1)
+class ExtensionDecided(EventSchema):
+    """延期审批: approved (the handling deadline moves, once) or rejected."""
+
+    extension_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    approved = fields.Boolean(required=True)
+    old_due = _dt(required=True)
+    new_due = _dt(allow_none=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    note = fields.String(allow_none=True)

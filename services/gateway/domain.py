@@ -22,6 +22,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ticket.callback": frozenset({"supervisor", "admin"}),
     "ticket.close": frozenset({"supervisor", "admin"}),
     "ticket.urge": frozenset({"supervisor", "admin"}),
+    "extension.decide": frozenset({"supervisor", "admin"}),
     "inbox.read": frozenset({"department", "dispatcher", "supervisor", "admin"}),
     "assignment.act": frozenset({"department"}),
     "reports.read": frozenset({"supervisor", "leader", "admin", "department"}),

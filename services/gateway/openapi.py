@@ -43,6 +43,11 @@ SCHEMAS: dict[str, Any] = {
         "assignment_id": {"type": "integer"},
         "channel": {"type": "string", "enum": ["phone", "notice", "onsite"]},
         "note": {"type": "string", "maxLength": 500}}},
+    "Extension": {"type": "object", "required": ["days", "reason"], "properties": {
+        "days": {"type": "integer", "minimum": 1, "maximum": 10},
+        "reason": {"type": "string", "maxLength": 500}}},
+    "ExtensionDecision": {"type": "object", "required": ["approve"], "properties": {
+        "approve": {"type": "boolean"}, "note": {"type": "string", "maxLength": 500}}},
     "Close": {"type": "object", "properties": {
         "reason": {"type": "string", "enum": ["manual", "unreachable"]}, "note": {"type": "string"}}},
     "Article": {"type": "object", "required": ["article_type", "title", "body"], "properties": {

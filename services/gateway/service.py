@@ -126,7 +126,8 @@ class GatewayService:
         if who.role == "department":
             ticket["phone"] = mask_phone(ticket.get("phone"))
             assignments = [a for a in assignments if a["department_code"] == who.department_code]
-            state["urges"] = [u for u in state.get("urges", [])
+            for key in ("urges", "extensions"):
+                state[key] = [u for u in state.get(key, [])
                               if u["department_code"] == who.department_code]
         clocks = {c["assignment_id"]: c for c in state.pop("clocks")}
         for a in assignments:
@@ -189,6 +190,21 @@ class GatewayService:
         who = self._authorize(request, "assignment.act")
         return self.dispatch.reply(assignment_id, who.department_code, read_json(request),
                                    who.as_actor())
+
+    @route("POST", "/api/v1/assignments/<int:assignment_id>/extension",
+           summary="申请延期 Request an extension", action="assignment.act", body="Extension",
+           department_scoped=True)
+    def request_extension(self, request: Any, assignment_id: int) -> Any:
+        who = self._authorize(request, "assignment.act")
+        return 201, self.supervision.request_extension(assignment_id, who.department_code,
+                                                       read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/extensions/<int:extension_id>/decision",
+           summary="延期审批 Decide an extension", action="extension.decide",
+           body="ExtensionDecision")
+    def decide_extension(self, request: Any, extension_id: int) -> Any:
+        who = self._authorize(request, "extension.decide")
+        return self.supervision.decide_extension(extension_id, read_json(request), who.as_actor())
 
     # -- reports and knowledge ---------------------------------------------------------------
     @route("GET", "/api/v1/reports/kpis", summary="KPI 汇总 KPI summary", action="reports.read",

@@ -61,7 +61,9 @@ def on_clocks_started(session: Session, e: Event) -> None:
     d = e.data
     fact = _assignment(session, d["assignment_id"], d["ticket_no"])
     fact.department_code, fact.role = d["department_code"], d["role"]
-    fact.sign_due, fact.handle_due = d["sign_due"], d["handle_due"]
+    fact.sign_due = d["sign_due"]
+    if fact.handle_due is None:  # an approved extension (applied first) is not undone
+        fact.handle_due = d["handle_due"]
 
 
 def on_signed(session: Session, e: Event) -> None:
@@ -105,6 +107,13 @@ def on_status_changed(session: Session, e: Event) -> None:
         t.status, t.status_seq = e.data["to_status"], seq
 
 
+def on_extension_decided(session: Session, e: Event) -> None:
+    d = e.data
+    if d["approved"]:  # on-time completion is judged against the extended deadline
+        fact = _assignment(session, d["assignment_id"], d["ticket_no"])
+        fact.handle_due = d["new_due"]
+
+
 PROJECTIONS: dict[str, Callable[[Session, Event], None]] = {
     "ticket.registered": on_registered,
     "ticket.dispatched": on_dispatched,
@@ -115,6 +124,7 @@ PROJECTIONS: dict[str, Callable[[Session, Event], None]] = {
     "ticket.callback_recorded": on_callback,
     "ticket.closed": on_closed,
     "ticket.status_changed": on_status_changed,
+    "assignment.extension_decided": on_extension_decided,
 }
 
 

@@ -6,6 +6,8 @@ it; an action not allowed in the current status raises :class:`Conflict` naming 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from shared.errors import Conflict, Invalid
 from shared.vocabulary import SATISFACTION, STATUSES
 
@@ -83,3 +85,27 @@ def callback_outcome(reached: bool, satisfaction: str | None, attributable: bool
     if satisfaction in ("satisfied", "basically_satisfied"):
         return "close"
     return "reopen" if attributable else "close_unsatisfied"
+
+
+def check_extension_request(replied: bool, now: datetime, handle_due: datetime,
+                            already_requested: bool, days: int, max_days: int) -> None:
+    """延期申请: before the handling deadline, at most once, at most ``max_days`` working days."""
+    if replied:
+        raise Conflict("已答复，不能申请延期 (extension after the reply)",
+                       {"action": "extension", "state": "replied"})
+    if already_requested:
+        raise Conflict("每个承办任务只能申请一次延期 (at most one extension per assignment)",
+                       {"action": "extension", "state": "extension_requested"})
+    if now >= handle_due:
+        raise Conflict("已超过办理时限，不能申请延期 (extension after the deadline)",
+                       {"action": "extension", "state": "overdue"})
+    if not 1 <= days <= max_days:
+        raise Invalid.fields({"days": [f"延期天数须为1到{max_days}个工作日 must be 1..{max_days} "
+                                       "working days"]})
+
+
+def check_extension_decision(state: str) -> None:
+    if state != "pending":
+        raise Conflict(f"该延期申请已{ {'approved': '批准', 'rejected': '驳回'}.get(state, state)}"
+                       f" (decision on a {state} extension)",
+                       {"action": "decide_extension", "state": state})

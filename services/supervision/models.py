@@ -123,3 +123,27 @@ class Urge(Base):
     issuer: Mapped[str] = mapped_column(String(50))
     note: Mapped[str | None] = mapped_column(String(500))
     auto_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class Extension(Base):
+    """延期: a department's request for more time on one assignment, and the decision on it.
+
+    At most one per assignment (unique): an approved extension moves the deadline once.
+    """
+
+    __tablename__ = "extension"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    assignment_id: Mapped[int] = mapped_column(Integer, unique=True)
+    department_code: Mapped[str] = mapped_column(String(32))
+    days: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    requested_by: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(10))  # pending | approved | rejected
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(50))
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+    old_due: Mapped[datetime] = mapped_column(UtcDateTime())
+    new_due: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -86,3 +86,29 @@ class UrgeRecordSchema(Schema):
     issued_at = fields.AwareDateTime()
     issuer = fields.String()
     note = fields.String(allow_none=True)
+
+
+class ExtensionRequestSchema(Schema):
+    days = fields.Integer(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class ExtensionDecisionSchema(Schema):
+    approve = fields.Boolean(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class ExtensionRecordSchema(Schema):
+    id = fields.Integer()
+    assignment_id = fields.Integer()
+    department_code = fields.String()
+    days = fields.Integer()
+    reason = fields.String()
+    requested_at = fields.AwareDateTime()
+    requested_by = fields.String()
+    state = fields.String()
+    decided_at = fields.AwareDateTime(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decision_note = fields.String(allow_none=True)
+    old_due = fields.AwareDateTime()
+    new_due = fields.AwareDateTime(allow_none=True)

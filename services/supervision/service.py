@@ -8,7 +8,7 @@ raises :class:`OutOfOrder` and is retried with backoff rather than applied to mi
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from nameko.dependency_providers import Config
@@ -16,12 +16,23 @@ from sqlalchemy import bindparam, func, select, text
 
 from services.supervision import domain, urging
 from services.supervision.dependencies import Calendar, Policy, sweep_timer
-from services.supervision.models import Callback, Clock, TicketState, Transition, Urge, metadata
+from services.supervision.models import (
+    Callback,
+    Clock,
+    Extension,
+    TicketState,
+    Transition,
+    Urge,
+    metadata,
+)
 from services.supervision.schemas import (
     CallbackRecordSchema,
     CallbackSchema,
     ClockSchema,
     CloseSchema,
+    ExtensionDecisionSchema,
+    ExtensionRecordSchema,
+    ExtensionRequestSchema,
     StateSchema,
     TransitionSchema,
     UrgeRecordSchema,
@@ -199,6 +210,71 @@ class SupervisionService(Operations):
         self.db.commit()
         return StateSchema().dump(state)
 
+    # -- extensions (延期) --------------------------------------------------------------------------
+    @rpc
+    @translate_db_errors
+    def request_extension(self, assignment_id: int, department_code: str,
+                          payload: dict[str, Any], actor: str) -> dict[str, Any]:
+        """延期申请 by the assignment's own department, before its handling deadline."""
+        form = load_or_invalid(ExtensionRequestSchema(), payload)
+        session = self.db.session
+        clock = session.get(Clock, assignment_id)
+        if clock is None or clock.department_code != department_code:
+            raise NotFound(f"任务不存在 assignment {assignment_id} not found",
+                           {"assignment_id": assignment_id})
+        bind(ticket_no=clock.ticket_no)
+        now = utcnow()
+        already = session.scalar(select(Extension.id).where(Extension.assignment_id == assignment_id))
+        domain.check_extension_request(clock.replied_at is not None, now, clock.handle_due,
+                                       already is not None, form["days"],
+                                       self.policy.extension_max.amount)
+        ext = Extension(ticket_no=clock.ticket_no, assignment_id=assignment_id,
+                        department_code=department_code, days=form["days"], reason=form["reason"],
+                        requested_at=now, requested_by=actor, state="pending",
+                        old_due=clock.handle_due)
+        session.add(ext)
+        session.flush()
+        self.db.emit("assignment.extension_requested", {
+            "extension_id": ext.id, "assignment_id": assignment_id, "ticket_no": clock.ticket_no,
+            "department_code": department_code, "days": ext.days, "reason": ext.reason,
+            "at": now, "actor": actor}, ticket_no=clock.ticket_no)
+        self.db.commit()
+        return ExtensionRecordSchema().dump(ext)
+
+    @rpc
+    @translate_db_errors
+    def decide_extension(self, extension_id: int, payload: dict[str, Any],
+                         actor: str) -> dict[str, Any]:
+        """延期审批: approval moves the handling deadline once, by the days asked for."""
+        form = load_or_invalid(ExtensionDecisionSchema(), payload)
+        session = self.db.session
+        ext = session.get(Extension, extension_id)
+        if ext is None:
+            raise NotFound(f"延期申请不存在 extension {extension_id} not found",
+                           {"extension_id": extension_id})
+        bind(ticket_no=ext.ticket_no)
+        domain.check_extension_decision(ext.state)
+        now = utcnow()
+        ext.state = "approved" if form["approve"] else "rejected"
+        ext.decided_at, ext.decided_by, ext.decision_note = now, actor, form["note"]
+        if form["approve"]:
+            clock = session.get(Clock, ext.assignment_id)
+            calendar = self.calendar(session)
+            # the old deadline is the end of its last day: the extra days follow that day
+            ext.new_due = calendar.add_working_days(ext.old_due - timedelta(microseconds=1),
+                                                    ext.days)
+            clock.handle_due = ext.new_due
+            clock.handle_warn_at = urging.warn_at(clock.started_at, ext.new_due)
+            clock.overdue = clock.overdue and ext.new_due <= now
+            clock.next_check_at = urging.next_check(_view(clock), now)
+        self.db.emit("assignment.extension_decided", {
+            "extension_id": ext.id, "assignment_id": ext.assignment_id, "ticket_no": ext.ticket_no,
+            "department_code": ext.department_code, "approved": form["approve"],
+            "old_due": ext.old_due, "new_due": ext.new_due, "at": now, "actor": actor,
+            "note": form["note"]}, ticket_no=ext.ticket_no)
+        self.db.commit()
+        return ExtensionRecordSchema().dump(ext)
+
     # -- urging (催办) ----------------------------------------------------------------------------
     @sweep_timer
     def deadline_sweep(self) -> None:
@@ -300,11 +376,14 @@ class SupervisionService(Operations):
         callbacks = session.scalars(select(Callback).where(Callback.ticket_no == ticket_no)
                                     .order_by(Callback.id))
         urges = session.scalars(select(Urge).where(Urge.ticket_no == ticket_no).order_by(Urge.id))
+        extensions = session.scalars(select(Extension).where(Extension.ticket_no == ticket_no)
+                                     .order_by(Extension.id))
         return {**StateSchema().dump(state),
                 "clocks": ClockSchema(many=True).dump(list(clocks)),
                 "history": TransitionSchema(many=True).dump(list(history)),
                 "callbacks": CallbackRecordSchema(many=True).dump(list(callbacks)),
-                "urges": UrgeRecordSchema(many=True).dump(list(urges))}
+                "urges": UrgeRecordSchema(many=True).dump(list(urges)),
+                "extensions": ExtensionRecordSchema(many=True).dump(list(extensions))}
 
     @rpc
     @translate_db_errors

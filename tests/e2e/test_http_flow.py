@@ -207,3 +207,30 @@ class TestUrging:
         assert r.status_code == 403
         r = sup.raw("POST", f"/api/v1/tickets/{no}/urge", json={"channel": "fax"})
         assert r.status_code == 422 and "channel" in r.json()["error"]["fields"]
+
+
+class TestExtensionsOverHttp:
+    def test_department_requests_supervisor_approves_deadline_moves(self, system: System) -> None:
+        agent, sup = system.login("agent1"), system.login("supervisor1")
+        no = register(agent)["ticket_no"]
+        lead = lead_of(agent, no)
+        clock = wait_for(lambda: lead_of(agent, no)["clock"], what="clock")
+        dept = system.login("dept_chengguan")
+        r = system.login("dept_huanbao").raw(
+            "POST", f"/api/v1/assignments/{lead['id']}/extension",
+            json={"days": 3, "reason": "需现场勘查"})
+        assert r.status_code == 404
+        ext = dept.request("POST", f"/api/v1/assignments/{lead['id']}/extension",
+                           json={"days": 3, "reason": "需现场勘查"})
+        r = dept.raw("POST", f"/api/v1/assignments/{lead['id']}/extension",
+                     json={"days": 1, "reason": "再申请"})
+        assert r.status_code == 409
+        assert dept.raw("POST", f"/api/v1/extensions/{ext['id']}/decision",
+                        json={"approve": True}).status_code == 403
+        decided = sup.request("POST", f"/api/v1/extensions/{ext['id']}/decision",
+                              json={"approve": True, "note": "同意"})
+        assert decided["state"] == "approved" and decided["new_due"] > clock["handle_due"]
+        detail = agent.ticket(no)
+        assert detail["lifecycle"]["extensions"][0]["state"] == "approved"
+        moved = next(a for a in detail["assignments"] if a["id"] == lead["id"])["clock"]
+        assert moved["handle_due"] == decided["new_due"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,8 @@ import pytest
 from services.supervision.dependencies import build_calendar
 from services.supervision.policy import SlaPolicy
 from services.supervision.service import OutOfOrder, SupervisionService
-from shared.errors import Conflict, Invalid
+from shared.calendar import WorkCalendar
+from shared.errors import Conflict, Invalid, NotFound
 from shared.events import load_envelope, make_envelope
 from tests.service.conftest import Worker, outbox
 
@@ -193,3 +194,76 @@ class TestCallbackLoop:
                                              "satisfaction": "unsatisfied",
                                              "attributable": False}, "s")
         assert result["outcome"] == "close_unsatisfied" and result["status"] == "closed"
+
+
+class TestExtensions:
+    def dispatched(self, worker: Any) -> None:
+        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
+                                       registered_at=DISPATCHED_AT, channel="phone",
+                                       category="complaint", urgency="normal", title="t",
+                                       content="c", confidential=False))
+        worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO,
+                                       dispatched_at=datetime.now(UTC), actor="system", round=1,
+                                       category="complaint", urgency="normal", assignments=[
+                                           {"assignment_id": 7, "department_code": "chengguan",
+                                            "role": "lead"}]))
+
+    def test_request_rules_and_an_approval_that_moves_the_deadline_once(
+            self, supervision: Any) -> None:
+        worker, db = supervision
+        self.dispatched(worker)
+        with pytest.raises(NotFound):
+            worker.request_extension(7, "huanbao", {"days": 3, "reason": "需现场勘查"}, "x")
+        with pytest.raises(Invalid) as err:
+            worker.request_extension(7, "chengguan", {"days": 11, "reason": "需现场勘查"}, "u")
+        assert "days" in err.value.details["fields"]
+        ext = worker.request_extension(7, "chengguan", {"days": 3, "reason": "需现场勘查"}, "u")
+        assert ext["state"] == "pending"
+        with pytest.raises(Conflict) as err:
+            worker.request_extension(7, "chengguan", {"days": 2, "reason": "again"}, "u")
+        assert err.value.details["action"] == "extension"
+        old_due = datetime.fromisoformat(worker.get_state(NO)["clocks"][0]["handle_due"])
+        decided = worker.decide_extension(ext["id"], {"approve": True}, "supervisor1")
+        new_due = datetime.fromisoformat(decided["new_due"])
+        # 3 more working days after the last day of the old deadline, on the real calendar
+        expected = WorkCalendar().add_working_days(old_due - timedelta(microseconds=1), 3)
+        assert new_due == expected and new_due > old_due
+        assert datetime.fromisoformat(worker.get_state(NO)["clocks"][0]["handle_due"]) == new_due
+        with pytest.raises(Conflict):
+            worker.decide_extension(ext["id"], {"approve": False}, "supervisor1")
+        types = [e["type"] for e in outbox(db)]
+        assert types.count("assignment.extension_requested") == 1
+        assert types.count("assignment.extension_decided") == 1
+
+    def test_no_extension_after_the_deadline_or_the_reply(self, supervision: Any) -> None:
+        worker, _ = supervision
+        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
+                                       registered_at=DISPATCHED_AT, channel="phone",
+                                       category="complaint", urgency="normal", title="t",
+                                       content="c", confidential=False))
+        worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO,
+                                       dispatched_at=DISPATCHED_AT, actor="system", round=1,
+                                       category="complaint", urgency="normal", assignments=[
+                                           {"assignment_id": 7, "department_code": "chengguan",
+                                            "role": "lead"}]))
+        with pytest.raises(Conflict) as err:  # due 2026-10-24, long past
+            worker.request_extension(7, "chengguan", {"days": 2, "reason": "晚了"}, "u")
+        assert err.value.details["state"] == "overdue"
+        worker.on_lifecycle_fact(event("assignment.signed", 2, assignment_id=7, ticket_no=NO,
+                                       department_code="chengguan", role="lead",
+                                       signed_at=DISPATCHED_AT, actor="u"))
+        worker.on_lifecycle_fact(event("assignment.replied", 3, assignment_id=7, ticket_no=NO,
+                                       department_code="chengguan", replied_at=DISPATCHED_AT,
+                                       actor="u", reply="done"))
+        with pytest.raises(Conflict) as err:
+            worker.request_extension(7, "chengguan", {"days": 2, "reason": "晚了"}, "u")
+        assert err.value.details["state"] == "replied"
+
+    def test_a_rejection_keeps_the_deadline(self, supervision: Any) -> None:
+        worker, _ = supervision
+        self.dispatched(worker)
+        before = worker.get_state(NO)["clocks"][0]["handle_due"]
+        ext = worker.request_extension(7, "chengguan", {"days": 3, "reason": "需协调"}, "u")
+        decided = worker.decide_extension(ext["id"], {"approve": False, "note": "理由不足"}, "s")
+        assert decided["state"] == "rejected" and decided["new_due"] is None
+        assert worker.get_state(NO)["clocks"][0]["handle_due"] == before

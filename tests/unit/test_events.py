@@ -67,6 +67,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "ticket_no": TICKET, "urge_id": 3, "assignment_id": 5, "department_code": "chengguan",
         "clock": "handle", "kind": "warning", "channel": "system", "issued_at": AT,
         "issuer": "system", "note": None},
+    "assignment.extension_requested": {
+        "extension_id": 1, "assignment_id": 5, "ticket_no": TICKET, "department_code": "cg",
+        "days": 3, "reason": "需现场勘查", "at": AT, "actor": "u1"},
+    "assignment.extension_decided": {
+        "extension_id": 1, "assignment_id": 5, "ticket_no": TICKET, "department_code": "cg",
+        "approved": True, "old_due": AT, "new_due": AT, "at": AT, "actor": "s1", "note": None},
     "ticket.reopened": {"ticket_no": TICKET, "at": AT, "actor": "sup1", "reason": "回访不满意"},
     "ticket.overdue": {
         "ticket_no": TICKET, "assignment_id": 5, "department_code": "chengguan",
@@ -82,6 +88,7 @@ DATETIME_FIELD = {
     "ticket.callback_recorded": "at", "ticket.closed": "closed_at",
     "kb.article_published": "published_at", "ticket.urged": "issued_at",
     "ticket.overdue": "due", "ticket.reopened": "at",
+    "assignment.extension_requested": "at", "assignment.extension_decided": "old_due",
 }
 
 
