@@ -229,3 +229,31 @@ class ExtensionDecided(EventSchema):
     at = _dt(required=True)
     actor = fields.String(required=True)
     note = fields.String(allow_none=True)
+
+
+@register("assignment.return_requested", 1)
+class ReturnRequested(EventSchema):
+    """退单申请: the lead department says the order is not its to handle."""
+
+    return_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    reason_code = fields.String(required=True)
+    basis = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("assignment.return_decided", 1)
+class ReturnDecided(EventSchema):
+    """退单审定: approved (back to dispatch) or rejected (无正当理由退件, the department keeps it)."""
+
+    return_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    approved = fields.Boolean(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    note = fields.String(allow_none=True)

@@ -133,7 +133,8 @@ ASSIGNMENT_TRANSITIONS: dict[str, dict[str, str]] = {
 
 ACTION_NAMES = {"sign": "签收 sign", "reply": "答复 reply"}
 STATE_NAMES = {"dispatched": "待签收 dispatched", "signed": "已签收 signed",
-               "replied": "已答复 replied"}
+               "replied": "已答复 replied", "return_requested": "退单待审 return requested",
+               "returned": "已退单 returned"}
 
 
 def next_state(action: str, state: str, role: str) -> str:

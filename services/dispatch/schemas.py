@@ -55,7 +55,8 @@ class InboxQuerySchema(Schema):
     cursor = fields.Integer(load_default=None, allow_none=True)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     state = fields.String(load_default=None, allow_none=True,
-                          validate=validate.OneOf(["dispatched", "signed", "replied"]))
+                          validate=validate.OneOf(["dispatched", "signed", "replied",
+                                                   "return_requested", "returned"]))
 
 
 class AssignmentSchema(Schema):

@@ -93,6 +93,31 @@ class DispatchService(Operations):
         self._dispatch(ticket, last_lead.department_code, [], event.data["actor"], None)
         self.db.commit()
 
+    @event_handler("assignment.return_requested", "assignment.return_decided")
+    def on_return(self, event: Event) -> None:
+        """退单: while the center decides, the assignment can be neither signed nor replied;
+        an approved return gives the order back to the dispatchers (待派单)."""
+        if not self.db.claim(event):
+            return
+        d = event.data
+        session = self.db.session
+        a = session.get(Assignment, d["assignment_id"])
+        ticket = session.get(TicketCopy, d["ticket_no"])
+        if a is None or ticket is None:
+            raise OutOfOrder(f"return for assignment {d['assignment_id']} before its dispatch")
+        if event.type == "assignment.return_requested":
+            if a.state in ("dispatched", "signed"):
+                a.state = "return_requested"
+        elif d["approved"]:
+            for other in session.scalars(select(Assignment).where(
+                    Assignment.ticket_no == a.ticket_no, Assignment.round == a.round)):
+                if other.state != "replied":
+                    other.state = "returned"
+            ticket.state = "pending"
+        elif a.state == "return_requested":
+            a.state = "signed" if a.signed_at else "dispatched"
+        self.db.commit()
+
     # -- commands --------------------------------------------------------------------------
     @rpc
     @translate_db_errors

@@ -23,6 +23,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ticket.close": frozenset({"supervisor", "admin"}),
     "ticket.urge": frozenset({"supervisor", "admin"}),
     "extension.decide": frozenset({"supervisor", "admin"}),
+    "return.decide": frozenset({"dispatcher", "supervisor", "admin"}),
     "inbox.read": frozenset({"department", "dispatcher", "supervisor", "admin"}),
     "assignment.act": frozenset({"department"}),
     "reports.read": frozenset({"supervisor", "leader", "admin", "department"}),

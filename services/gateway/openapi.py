@@ -48,6 +48,12 @@ SCHEMAS: dict[str, Any] = {
         "reason": {"type": "string", "maxLength": 500}}},
     "ExtensionDecision": {"type": "object", "required": ["approve"], "properties": {
         "approve": {"type": "boolean"}, "note": {"type": "string", "maxLength": 500}}},
+    "Return": {"type": "object", "required": ["reason_code", "basis"], "properties": {
+        "reason_code": {"type": "string", "enum": ["function", "territory", "ownership", "other"],
+                        "description": "职能不符 / 属地不符 / 权属不清 / 其他"},
+        "basis": {"type": "string", "maxLength": 1000}}},
+    "ReturnDecision": {"type": "object", "required": ["approve"], "properties": {
+        "approve": {"type": "boolean"}, "note": {"type": "string", "maxLength": 500}}},
     "Close": {"type": "object", "properties": {
         "reason": {"type": "string", "enum": ["manual", "unreachable"]}, "note": {"type": "string"}}},
     "Article": {"type": "object", "required": ["article_type", "title", "body"], "properties": {

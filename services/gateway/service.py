@@ -126,7 +126,7 @@ class GatewayService:
         if who.role == "department":
             ticket["phone"] = mask_phone(ticket.get("phone"))
             assignments = [a for a in assignments if a["department_code"] == who.department_code]
-            for key in ("urges", "extensions"):
+            for key in ("urges", "extensions", "returns"):
                 state[key] = [u for u in state.get(key, [])
                               if u["department_code"] == who.department_code]
         clocks = {c["assignment_id"]: c for c in state.pop("clocks")}
@@ -205,6 +205,20 @@ class GatewayService:
     def decide_extension(self, request: Any, extension_id: int) -> Any:
         who = self._authorize(request, "extension.decide")
         return self.supervision.decide_extension(extension_id, read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/assignments/<int:assignment_id>/return",
+           summary="申请退单 Request a return (lead department)", action="assignment.act",
+           body="Return", department_scoped=True)
+    def request_return(self, request: Any, assignment_id: int) -> Any:
+        who = self._authorize(request, "assignment.act")
+        return 201, self.supervision.request_return(assignment_id, who.department_code,
+                                                    read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/returns/<int:return_id>/decision",
+           summary="退单审定 Decide a return", action="return.decide", body="ReturnDecision")
+    def decide_return(self, request: Any, return_id: int) -> Any:
+        who = self._authorize(request, "return.decide")
+        return self.supervision.decide_return(return_id, read_json(request), who.as_actor())
 
     # -- reports and knowledge ---------------------------------------------------------------
     @route("GET", "/api/v1/reports/kpis", summary="KPI 汇总 KPI summary", action="reports.read",

@@ -23,12 +23,20 @@ TRANSITIONS: dict[str, dict[str | None, str]] = {
     "lead_reply": {"in_progress": "replied"},
     "close": {"replied": "closed", "resolved_at_intake": "closed"},
     "reopen": {"replied": "reopened"},
+    "request_return": {"dispatched": "return_requested", "in_progress": "return_requested"},
+    "approve_return": {"return_requested": "pending_dispatch"},
+    # a rejected return goes back to where it was: see :func:`status_after_rejected_return`
+    "reject_return": {"return_requested": "dispatched"},
 }
+
+RETURN_REASONS = {"function": "职能不符", "territory": "属地不符", "ownership": "权属不清",
+                  "other": "其他"}
 
 ACTION_NAMES = {
     "register": "登记", "resolve_at_intake": "直接办结", "await_dispatch": "待派单",
     "dispatch": "派单", "lead_sign": "签收", "lead_reply": "答复", "close": "办结",
-    "callback": "回访", "reopen": "重办",
+    "callback": "回访", "reopen": "重办", "request_return": "申请退单",
+    "approve_return": "同意退单", "reject_return": "驳回退单",
 }
 
 
@@ -109,3 +117,25 @@ def check_extension_decision(state: str) -> None:
         raise Conflict(f"该延期申请已{ {'approved': '批准', 'rejected': '驳回'}.get(state, state)}"
                        f" (decision on a {state} extension)",
                        {"action": "decide_extension", "state": state})
+
+
+def status_after_rejected_return(status_before: str) -> str:
+    """The department keeps the order: in progress if it had signed for it, else dispatched."""
+    return "in_progress" if status_before == "in_progress" else "dispatched"
+
+
+def check_return_request(role: str, replied: bool, stopped: bool, now: datetime,
+                         return_due: datetime | None, pending: bool) -> None:
+    """退单申请: by the lead, within the return window (2 working days), one at a time."""
+    if role != "lead":
+        raise Conflict("只有主办单位可以申请退单 only the lead department returns an order",
+                       {"action": "return", "state": role})
+    if replied or stopped:
+        raise Conflict("该承办任务已结束，不能退单 (the assignment is finished)",
+                       {"action": "return", "state": "replied" if replied else "returned"})
+    if pending:
+        raise Conflict("已有待审核的退单申请 (a return is already pending)",
+                       {"action": "return", "state": "return_requested"})
+    if return_due is None or now > return_due:
+        raise Conflict("已超过退单时限 (the return window has closed)",
+                       {"action": "return", "state": "return_window_closed"})

@@ -74,6 +74,10 @@ class Clock(Base):
     # the next threshold the deadline sweep must look at; NULL when nothing is left to urge
     next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     overdue: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # 退单 window: a return may be requested until then (DOMAIN.md §4: 2 working days)
+    return_due: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # set when the assignment was given back by an approved return: its clocks stop
+    stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (Index("ix_clock_open_handle_due", "replied_at", "handle_due"),)
 
@@ -147,3 +151,23 @@ class Extension(Base):
     decision_note: Mapped[str | None] = mapped_column(String(500))
     old_due: Mapped[datetime] = mapped_column(UtcDateTime())
     new_due: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ReturnRequest(Base):
+    """退单: the lead department says the order is not its to handle; the center adjudicates."""
+
+    __tablename__ = "return_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    assignment_id: Mapped[int] = mapped_column(Integer, index=True)
+    department_code: Mapped[str] = mapped_column(String(32))
+    reason_code: Mapped[str] = mapped_column(String(24))
+    basis: Mapped[str] = mapped_column(String(1000))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    requested_by: Mapped[str] = mapped_column(String(50))
+    status_before: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(10))  # pending | approved | rejected
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(50))
+    decision_note: Mapped[str | None] = mapped_column(String(500))

@@ -36,6 +36,9 @@ class ClockSchema(Schema):
     handle_due = fields.AwareDateTime()
     signed_at = fields.AwareDateTime(allow_none=True)
     replied_at = fields.AwareDateTime(allow_none=True)
+    return_due = fields.AwareDateTime(allow_none=True)
+    stopped_at = fields.AwareDateTime(allow_none=True)
+    overdue = fields.Boolean()
 
 
 class TransitionSchema(Schema):
@@ -112,3 +115,28 @@ class ExtensionRecordSchema(Schema):
     decision_note = fields.String(allow_none=True)
     old_due = fields.AwareDateTime()
     new_due = fields.AwareDateTime(allow_none=True)
+
+
+class ReturnRequestSchema(Schema):
+    reason_code = fields.String(required=True, validate=validate.OneOf(
+        ["function", "territory", "ownership", "other"]))
+    basis = fields.String(required=True, validate=validate.Length(min=2, max=1000))
+
+
+class ReturnDecisionSchema(Schema):
+    approve = fields.Boolean(required=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class ReturnRecordSchema(Schema):
+    id = fields.Integer()
+    assignment_id = fields.Integer()
+    department_code = fields.String()
+    reason_code = fields.String()
+    basis = fields.String()
+    requested_at = fields.AwareDateTime()
+    requested_by = fields.String()
+    state = fields.String()
+    decided_at = fields.AwareDateTime(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decision_note = fields.String(allow_none=True)

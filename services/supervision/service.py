@@ -20,6 +20,7 @@ from services.supervision.models import (
     Callback,
     Clock,
     Extension,
+    ReturnRequest,
     TicketState,
     Transition,
     Urge,
@@ -33,6 +34,9 @@ from services.supervision.schemas import (
     ExtensionDecisionSchema,
     ExtensionRecordSchema,
     ExtensionRequestSchema,
+    ReturnDecisionSchema,
+    ReturnRecordSchema,
+    ReturnRequestSchema,
     StateSchema,
     TransitionSchema,
     UrgeRecordSchema,
@@ -129,6 +133,7 @@ class SupervisionService(Operations):
                           sign_due=clocks.sign_due, handle_due=clocks.handle_due,
                           sign_warn_at=urging.warn_at(d["dispatched_at"], clocks.sign_due),
                           handle_warn_at=urging.warn_at(d["dispatched_at"], clocks.handle_due),
+                          return_due=self.policy.return_window.after(d["dispatched_at"], calendar),
                           overdue=False)
             clock.next_check_at = urging.next_check(_view(clock), d["dispatched_at"])
             session.add(clock)
@@ -146,6 +151,10 @@ class SupervisionService(Operations):
         state = self._state_or_retry(d["ticket_no"])
         if d["role"] == "lead" and domain.can("lead_sign", state.status):
             self._move(state, "lead_sign", d["actor"], f"{d['department_code']} 签收 signed")
+        elif d["role"] == "lead" and state.status == "return_requested":
+            pending = self._pending_return(d["ticket_no"])
+            if pending is not None:  # a rejected return must come back to 办理中
+                pending.status_before = "in_progress"
 
     def _apply_assignment_replied(self, d: dict[str, Any], event: Event) -> None:
         clock = self._clock_or_retry(d["assignment_id"])
@@ -275,6 +284,78 @@ class SupervisionService(Operations):
         self.db.commit()
         return ExtensionRecordSchema().dump(ext)
 
+    # -- returns (退单) -----------------------------------------------------------------------------
+    @rpc
+    @translate_db_errors
+    def request_return(self, assignment_id: int, department_code: str,
+                       payload: dict[str, Any], actor: str) -> dict[str, Any]:
+        """退单申请 by the lead department, within the return window, for the center to decide."""
+        form = load_or_invalid(ReturnRequestSchema(), payload)
+        session = self.db.session
+        clock = session.get(Clock, assignment_id)
+        if clock is None or clock.department_code != department_code:
+            raise NotFound(f"任务不存在 assignment {assignment_id} not found",
+                           {"assignment_id": assignment_id})
+        bind(ticket_no=clock.ticket_no)
+        state = self._state(clock.ticket_no)
+        now = utcnow()
+        domain.check_return_request(clock.role, clock.replied_at is not None,
+                                    clock.stopped_at is not None, now, clock.return_due,
+                                    self._pending_return(clock.ticket_no) is not None)
+        before = state.status
+        self._move(state, "request_return", actor,
+                   f"{department_code} 申请退单：{domain.RETURN_REASONS[form['reason_code']]}")
+        req = ReturnRequest(ticket_no=clock.ticket_no, assignment_id=assignment_id,
+                            department_code=department_code, reason_code=form["reason_code"],
+                            basis=form["basis"], requested_at=now, requested_by=actor,
+                            status_before=before, state="pending")
+        session.add(req)
+        session.flush()
+        self.db.emit("assignment.return_requested", {
+            "return_id": req.id, "assignment_id": assignment_id, "ticket_no": clock.ticket_no,
+            "department_code": department_code, "reason_code": req.reason_code,
+            "basis": req.basis, "at": now, "actor": actor}, ticket_no=clock.ticket_no)
+        self.db.commit()
+        return ReturnRecordSchema().dump(req)
+
+    @rpc
+    @translate_db_errors
+    def decide_return(self, return_id: int, payload: dict[str, Any], actor: str) -> dict[str, Any]:
+        """退单审定: approve → back to dispatch (the assignment's clocks stop); reject → the
+        department keeps the order (counted as 无正当理由退件)."""
+        form = load_or_invalid(ReturnDecisionSchema(), payload)
+        session = self.db.session
+        req = session.get(ReturnRequest, return_id)
+        if req is None:
+            raise NotFound(f"退单申请不存在 return {return_id} not found", {"return_id": return_id})
+        bind(ticket_no=req.ticket_no)
+        if req.state != "pending":
+            raise Conflict(f"该退单申请已审定 (decision on a {req.state} return)",
+                           {"action": "decide_return", "state": req.state})
+        state = self._state(req.ticket_no)
+        now = utcnow()
+        req.state = "approved" if form["approve"] else "rejected"
+        req.decided_at, req.decided_by, req.decision_note = now, actor, form["note"]
+        if form["approve"]:
+            self._move(state, "approve_return", actor, form["note"] or "同意退单 return approved")
+            for clock in session.scalars(select(Clock).where(
+                    Clock.ticket_no == req.ticket_no, Clock.replied_at.is_(None),
+                    Clock.stopped_at.is_(None))):
+                clock.stopped_at, clock.next_check_at = now, None
+        else:
+            self._move(state, "reject_return", actor, form["note"] or "驳回退单 return rejected",
+                       target=domain.status_after_rejected_return(req.status_before))
+        self.db.emit("assignment.return_decided", {
+            "return_id": req.id, "assignment_id": req.assignment_id, "ticket_no": req.ticket_no,
+            "department_code": req.department_code, "approved": form["approve"], "at": now,
+            "actor": actor, "note": form["note"]}, ticket_no=req.ticket_no)
+        self.db.commit()
+        return ReturnRecordSchema().dump(req)
+
+    def _pending_return(self, ticket_no: str) -> ReturnRequest | None:
+        return self.db.session.scalar(select(ReturnRequest).where(
+            ReturnRequest.ticket_no == ticket_no, ReturnRequest.state == "pending"))
+
     # -- urging (催办) ----------------------------------------------------------------------------
     @sweep_timer
     def deadline_sweep(self) -> None:
@@ -300,7 +381,8 @@ class SupervisionService(Operations):
         bind(ticket_no=ticket_no)
         session = self.db.session
         self._state(ticket_no)
-        stmt = select(Clock).where(Clock.ticket_no == ticket_no, Clock.replied_at.is_(None))
+        stmt = select(Clock).where(Clock.ticket_no == ticket_no, Clock.replied_at.is_(None),
+                                   Clock.stopped_at.is_(None))
         if form["assignment_id"] is not None:
             stmt = stmt.where(Clock.assignment_id == form["assignment_id"])
         clocks = list(session.scalars(stmt))
@@ -378,12 +460,15 @@ class SupervisionService(Operations):
         urges = session.scalars(select(Urge).where(Urge.ticket_no == ticket_no).order_by(Urge.id))
         extensions = session.scalars(select(Extension).where(Extension.ticket_no == ticket_no)
                                      .order_by(Extension.id))
+        returns = session.scalars(select(ReturnRequest).where(ReturnRequest.ticket_no == ticket_no)
+                                  .order_by(ReturnRequest.id))
         return {**StateSchema().dump(state),
                 "clocks": ClockSchema(many=True).dump(list(clocks)),
                 "history": TransitionSchema(many=True).dump(list(history)),
                 "callbacks": CallbackRecordSchema(many=True).dump(list(callbacks)),
                 "urges": UrgeRecordSchema(many=True).dump(list(urges)),
-                "extensions": ExtensionRecordSchema(many=True).dump(list(extensions))}
+                "extensions": ExtensionRecordSchema(many=True).dump(list(extensions)),
+                "returns": ReturnRecordSchema(many=True).dump(list(returns))}
 
     @rpc
     @translate_db_errors
@@ -399,9 +484,12 @@ class SupervisionService(Operations):
         self.db.session.add(state)
         return state
 
-    def _move(self, state: TicketState, action: str, actor: str, reason: str | None) -> None:
+    def _move(self, state: TicketState, action: str, actor: str, reason: str | None,
+              target: str | None = None) -> None:
         before = state.status
         state.status = domain.transition(action, before)
+        if target is not None:  # the action is allowed; where it lands depends on history
+            state.status = target
         now = utcnow()
         state.updated_at = now
         self.db.session.add(Transition(ticket_no=state.ticket_no, from_status=before,

@@ -234,3 +234,25 @@ class TestExtensionsOverHttp:
         assert detail["lifecycle"]["extensions"][0]["state"] == "approved"
         moved = next(a for a in detail["assignments"] if a["id"] == lead["id"])["clock"]
         assert moved["handle_due"] == decided["new_due"]
+
+
+class TestReturnsOverHttp:
+    def test_lead_requests_a_return_and_the_dispatcher_rejects_it(self, system: System) -> None:
+        agent, dispatcher = system.login("agent1"), system.login("dispatcher1")
+        no = register(agent)["ticket_no"]
+        lead = lead_of(agent, no)
+        wait_for(lambda: lead_of(agent, no)["clock"], what="clock")
+        dept = system.login("dept_chengguan")
+        r = dept.raw("POST", f"/api/v1/assignments/{lead['id']}/return",
+                     json={"reason_code": "mood", "basis": "x"})
+        assert r.status_code == 422 and "reason_code" in r.json()["error"]["fields"]
+        req = dept.request("POST", f"/api/v1/assignments/{lead['id']}/return",
+                           json={"reason_code": "territory", "basis": "该地址不在本辖区"})
+        assert agent.ticket(no)["status"] == "return_requested"
+        assert dept.raw("POST", f"/api/v1/returns/{req['id']}/decision",
+                        json={"approve": True}).status_code == 403
+        decided = dispatcher.request("POST", f"/api/v1/returns/{req['id']}/decision",
+                                     json={"approve": False, "note": "属本单位职责"})
+        assert decided["state"] == "rejected"
+        detail = agent.ticket(no)
+        assert detail["status"] == "dispatched" and detail["lifecycle"]["returns"][0]["state"] == "rejected"

@@ -3,10 +3,13 @@ on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from hotline.client import wait_for
+from shared.errors import Conflict
 from tests.integration.conftest import ORDER, load_city
 
 SERVICES = ("intake", "dispatch", "supervision", "reporting")
@@ -116,3 +119,55 @@ class TestReopen:
         new_clock = next(c for c in state["clocks"] if c["assignment_id"] == again[0]["id"])
         assert new_clock["started_at"] > lead["dispatched_at"]
         assert [h["to_status"] for h in state["history"]][-3:] == ["replied", "reopened", "dispatched"]
+
+
+class TestReturns:
+    def dispatched(self, start: Any, rpc: Any) -> tuple[str, dict[str, Any]]:
+        start(*SERVICES)
+        load_city(rpc)
+        no = rpc.intake.register_ticket(ORDER, "agent1")["ticket_no"]
+        first = wait_for(lambda: rpc.dispatch.assignments_of(no), what="dispatch")
+        wait_for(lambda: rpc.supervision.get_state(no)["clocks"], what="clocks")
+        return no, next(a for a in first if a["role"] == "lead")
+
+    def test_approved_return_goes_back_to_dispatch_and_is_redispatched(
+            self, start: Any, rpc: Any) -> None:
+        no, lead = self.dispatched(start, rpc)
+        req = rpc.supervision.request_return(
+            lead["id"], lead["department_code"],
+            {"reason_code": "function", "basis": "占道经营属街道管理"}, "dept")
+        assert rpc.supervision.get_state(no)["status"] == "return_requested"
+        wait_for(lambda: rpc.dispatch.get_assignment(lead["id"])["state"] == "return_requested",
+                 what="dispatch to hold the assignment")
+        with pytest.raises(Conflict):  # neither sign nor reply while the center decides
+            rpc.dispatch.sign(lead["id"], lead["department_code"], "dept")
+        decided = rpc.supervision.decide_return(req["id"], {"approve": True}, "dispatcher1")
+        assert decided["state"] == "approved"
+        assert rpc.supervision.get_state(no)["status"] == "pending_dispatch"
+        wait_for(lambda: rpc.dispatch.get_assignment(lead["id"])["state"] == "returned",
+                 what="returned")
+        made = rpc.dispatch.dispatch(no, {"lead": "jy_nancheng"}, "dispatcher1")
+        assert made[0]["round"] == 2
+        state = wait_for(lambda: (s := rpc.supervision.get_state(no))["status"] == "dispatched"
+                         and s, what="re-dispatched")
+        stopped = next(c for c in state["clocks"] if c["assignment_id"] == lead["id"])
+        assert stopped["stopped_at"] is not None  # the returned assignment's clocks stopped
+        assert rpc.supervision.sweep((datetime.now(UTC) + timedelta(days=90)).isoformat())[
+            "urges"] == 4  # only the new round's lead is urged (2 clocks × 2 thresholds)
+
+    def test_rejected_return_leaves_the_order_with_the_department(
+            self, start: Any, rpc: Any) -> None:
+        no, lead = self.dispatched(start, rpc)
+        rpc.dispatch.sign(lead["id"], lead["department_code"], "dept")
+        wait_for(lambda: rpc.supervision.get_state(no)["status"] == "in_progress", what="sign")
+        req = rpc.supervision.request_return(
+            lead["id"], lead["department_code"], {"reason_code": "other", "basis": "不归我们"}, "d")
+        with pytest.raises(Conflict):
+            rpc.supervision.request_return(lead["id"], lead["department_code"],
+                                           {"reason_code": "other", "basis": "再退"}, "d")
+        rpc.supervision.decide_return(req["id"], {"approve": False, "note": "属本单位职责"}, "d1")
+        assert rpc.supervision.get_state(no)["status"] == "in_progress"
+        wait_for(lambda: rpc.dispatch.get_assignment(lead["id"])["state"] == "signed",
+                 what="back to signed")
+        with pytest.raises(Conflict):
+            rpc.supervision.decide_return(req["id"], {"approve": True}, "d1")

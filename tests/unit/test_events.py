@@ -73,6 +73,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "assignment.extension_decided": {
         "extension_id": 1, "assignment_id": 5, "ticket_no": TICKET, "department_code": "cg",
         "approved": True, "old_due": AT, "new_due": AT, "at": AT, "actor": "s1", "note": None},
+    "assignment.return_requested": {
+        "return_id": 2, "assignment_id": 5, "ticket_no": TICKET, "department_code": "cg",
+        "reason_code": "function", "basis": "不属本单位职能", "at": AT, "actor": "u1"},
+    "assignment.return_decided": {
+        "return_id": 2, "assignment_id": 5, "ticket_no": TICKET, "department_code": "cg",
+        "approved": False, "at": AT, "actor": "d1", "note": "属本单位职责"},
     "ticket.reopened": {"ticket_no": TICKET, "at": AT, "actor": "sup1", "reason": "回访不满意"},
     "ticket.overdue": {
         "ticket_no": TICKET, "assignment_id": 5, "department_code": "chengguan",
@@ -89,6 +95,7 @@ DATETIME_FIELD = {
     "kb.article_published": "published_at", "ticket.urged": "issued_at",
     "ticket.overdue": "due", "ticket.reopened": "at",
     "assignment.extension_requested": "at", "assignment.extension_decided": "old_due",
+    "assignment.return_requested": "at", "assignment.return_decided": "at",
 }
 
 

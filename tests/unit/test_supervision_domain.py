@@ -36,6 +36,10 @@ ALLOWED: list[tuple[str, str | None, str]] = [
     ("close", "resolved_at_intake", "closed"),
     ("reopen", "replied", "reopened"),
     ("dispatch", "reopened", "dispatched"),
+    ("request_return", "dispatched", "return_requested"),
+    ("request_return", "in_progress", "return_requested"),
+    ("approve_return", "return_requested", "pending_dispatch"),
+    ("reject_return", "return_requested", "dispatched"),
 ]
 ACTIONS = sorted(TRANSITIONS)
 ALL_STATES: list[str | None] = [None, *STATUSES]
