@@ -36,6 +36,8 @@ class TicketRegistered(EventSchema):
     agent = fields.String(allow_none=True)
     call_id = fields.String(allow_none=True)
     recording_ref = fields.String(allow_none=True)
+    # answered on the spot (直接办结): a ticket.resolved_at_intake follows; nothing to dispatch
+    resolved_at_intake = fields.Boolean(load_default=False, dump_default=False)
 
 
 @register("ticket.resolved_at_intake", 1)

@@ -203,6 +203,18 @@ class UnitOfWork:
                 self._db.lock.release()
 
 
+_SQLITE_LOCKS: dict[str, Any] = {}
+
+
+def _sqlite_lock(url: str) -> Any:
+    """One green lock per SQLite file per process, shared by every Database on that file
+    (two containers of one service in a test process, a CLI beside a service)."""
+    lock = _SQLITE_LOCKS.get(url)
+    if lock is None:
+        lock = _SQLITE_LOCKS[url] = eventlet.semaphore.Semaphore(1)
+    return lock
+
+
 class _NoLock:
     def acquire(self) -> bool:
         return True
@@ -238,7 +250,7 @@ class Database(DependencyProvider):
 
     def _init_common(self) -> None:
         self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self.lock = eventlet.semaphore.Semaphore(1) if is_sqlite(self.engine) else _NoLock()
+        self.lock = _sqlite_lock(str(self.engine.url)) if is_sqlite(self.engine) else _NoLock()
         self.tables = self.metadata.tables
 
     def start(self) -> None:

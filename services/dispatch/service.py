@@ -67,6 +67,10 @@ class DispatchService(Operations):
             territory_code=d.get("territory_code"), confidential=d["confidential"],
             state="pending", round=0)
         session.add(ticket)
+        if d.get("resolved_at_intake"):  # answered on the spot: nothing to dispatch
+            ticket.state = "resolved"
+            self.db.commit()
+            return
         decision = self._route(ticket)
         if decision is None:
             self.db.emit("ticket.pending_dispatch",

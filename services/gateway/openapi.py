@@ -28,7 +28,12 @@ SCHEMAS: dict[str, Any] = {
             "territory_code": {"type": "string"},
             "confidential": {"type": "boolean"},
             "call_id": {"type": "string"},
-            "recording_ref": {"type": "string"}}},
+            "recording_ref": {"type": "string"},
+            "resolution": {"type": "object", "description": "直接办结: answered on the spot",
+                           "required": ["answer"], "properties": {
+                               "answer": {"type": "string", "maxLength": 2000},
+                               "article_id": {"type": "integer",
+                                              "description": "the published knowledge article cited"}}}}},
     "Dispatch": {"type": "object", "required": ["lead"],
                  "properties": {"lead": {"type": "string"},
                                 "assists": {"type": "array", "items": {"type": "string"}}}},

@@ -91,6 +91,16 @@ class GatewayService:
                 self.dispatch.get_territory(territory)
             except NotFound:
                 raise Invalid.fields({"territory_code": [f"未知属地 unknown territory {territory}"]}) from None
+        article_id = (body.get("resolution") or {}).get("article_id") \
+            if isinstance(body.get("resolution"), dict) else None
+        if isinstance(article_id, int):
+            try:
+                article = self.knowledge.get_article(article_id)
+            except NotFound:
+                article = None
+            if article is None or article["status"] != "published":
+                raise Invalid.fields({"resolution": {"article_id": [
+                    f"引用的资料不存在或未发布 article {article_id} is not published"]}})
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 1 <= len(key) <= 80:
             raise Invalid.fields({"Idempotency-Key": ["长度须为1到80 length must be 1..80"]})

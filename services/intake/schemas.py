@@ -10,6 +10,13 @@ from shared.vocabulary import CATEGORIES, CHANNELS, URGENCIES
 MAX_CONTENT = 4000
 
 
+class ResolutionSchema(Schema):
+    """直接办结: the agent answered the caller on the spot, citing a knowledge article."""
+
+    answer = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+    article_id = fields.Integer(load_default=None, allow_none=True)
+
+
 class RegistrationSchema(Schema):
     """The registration form (DOMAIN.md §2). Unknown fields are rejected, naming them."""
 
@@ -28,6 +35,7 @@ class RegistrationSchema(Schema):
     call_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
     recording_ref = fields.String(load_default=None, allow_none=True,
                                   validate=validate.Length(max=200))
+    resolution = fields.Nested(ResolutionSchema, load_default=None, allow_none=True)
 
     @validates("category")
     def _category(self, value: str, **_: object) -> None:

@@ -51,10 +51,20 @@ class IntakeService(Operations):
             address=form["address"], territory_code=form["territory_code"],
             confidential=form["confidential"], agent=actor, call_id=form["call_id"],
             recording_ref=form["recording_ref"], idempotency_key=idempotency_key)
+        resolution = form["resolution"]
+        if resolution:
+            ticket.resolved_at, ticket.resolution = now, resolution["answer"]
+            ticket.resolution_article_id = resolution["article_id"]
         session.add(ticket)
         bind(ticket_no=ticket.ticket_no)
-        self.db.emit("ticket.registered", _ticket_schema.dump(ticket) | {"registered_at": now},
-                     ticket_no=ticket.ticket_no)
+        self.db.emit("ticket.registered", _ticket_schema.dump(ticket) | {
+            "registered_at": now, "resolved_at_intake": bool(resolution)},
+            ticket_no=ticket.ticket_no)
+        if resolution:
+            self.db.emit("ticket.resolved_at_intake", {
+                "ticket_no": ticket.ticket_no, "resolved_at": now, "actor": actor,
+                "answer": resolution["answer"], "article_id": resolution["article_id"]},
+                ticket_no=ticket.ticket_no)
         try:
             self.db.commit()
         except IntegrityError:

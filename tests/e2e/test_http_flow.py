@@ -256,3 +256,22 @@ class TestReturnsOverHttp:
         assert decided["state"] == "rejected"
         detail = agent.ticket(no)
         assert detail["status"] == "dispatched" and detail["lifecycle"]["returns"][0]["state"] == "rejected"
+
+
+class TestResolutionOverHttp:
+    def test_cited_article_must_be_published(self, system: System) -> None:
+        agent, admin = system.login("agent1"), system.login("admin")
+        draft = admin.request("POST", "/api/v1/kb/articles", json={
+            "article_type": "faq", "title": "草稿", "body": "未发布的内容"})
+        published = admin.request("POST", "/api/v1/kb/articles", json={
+            "article_type": "faq", "title": "居住证办理", "body": "持身份证和居住证明到派出所办理",
+            "publish": True})
+        body = {**ORDER, "category": "consultation"}
+        r = agent.raw("POST", "/api/v1/tickets", json={
+            **body, "resolution": {"answer": "见资料", "article_id": draft["id"]}})
+        assert r.status_code == 422 and "resolution" in r.json()["error"]["fields"]
+        t = agent.register({**body, "resolution": {"answer": "已告知到派出所办理",
+                                                   "article_id": published["id"]}})
+        assert t["resolution_article_id"] == published["id"]
+        wait_for(lambda: agent.ticket(t["ticket_no"])["status"] == "resolved_at_intake",
+                 what="resolved at intake")

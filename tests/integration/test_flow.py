@@ -171,3 +171,20 @@ class TestReturns:
                  what="back to signed")
         with pytest.raises(Conflict):
             rpc.supervision.decide_return(req["id"], {"approve": True}, "d1")
+
+
+class TestResolutionAtIntake:
+    def test_answered_on_the_spot_is_not_dispatched_and_can_be_closed(
+            self, start: Any, rpc: Any) -> None:
+        start(*SERVICES)
+        load_city(rpc)
+        no = rpc.intake.register_ticket(
+            {**ORDER, "category": "consultation",
+             "resolution": {"answer": "已告知办理流程"}}, "agent1")["ticket_no"]
+        wait_for(lambda: rpc.supervision.get_state(no)["status"] == "resolved_at_intake",
+                 what="resolved at intake")
+        assert rpc.dispatch.assignments_of(no) == []
+        closed = rpc.supervision.close(no, {}, "supervisor1")
+        assert closed["status"] == "closed"
+        history = [h["to_status"] for h in rpc.supervision.get_state(no)["history"]]
+        assert history == ["registered", "resolved_at_intake", "closed"]

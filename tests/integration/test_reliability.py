@@ -44,11 +44,20 @@ def publish(amqp_uri: str, body: Any, routing_key: str) -> None:
                          declare=[EVENTS_EXCHANGE], retry=True)
 
 
+def read(db: Database, stmt: Any) -> Any:
+    """A read through a unit of work, which holds the process's SQLite lock like the services
+    in this process do (a bare connection could wait in SQLite's busy handler and block them)."""
+    uow = db.unit_of_work()
+    try:
+        return uow.session.scalar(stmt)
+    finally:
+        uow.rollback()
+
+
 def outbox_rows(db: Database, event_type: str, ticket_no: str) -> int:
     table = db.tables["outbox"]
-    with db.engine.connect() as conn:
-        return conn.scalar(select(func.count()).select_from(table).where(
-            table.c.type == event_type, table.c.ticket_no == ticket_no))
+    return read(db, select(func.count()).select_from(table).where(
+        table.c.type == event_type, table.c.ticket_no == ticket_no))
 
 
 class TestIdempotentConsumers:
@@ -63,8 +72,7 @@ class TestIdempotentConsumers:
             publish(config["AMQP_URI"], event, "ticket.registered")
             publish(config["AMQP_URI"], event, "ticket.registered")
         db = Database.standalone(dispatch_metadata, database_urls["dispatch"], "dispatch")
-        with db.engine.connect() as conn:
-            copies = conn.scalar(select(func.count()).select_from(TicketCopy.__table__))
+        copies = read(db, select(func.count()).select_from(TicketCopy.__table__))
         assert copies == 1
         assert outbox_rows(db, "ticket.dispatched", event["ticket_no"]) == 1
         assert len(rpc.dispatch.assignments_of(event["ticket_no"])) == 2  # lead + street assist
@@ -107,8 +115,7 @@ class TestOutbox:
         db = Database.standalone(dispatch_metadata, database_urls["dispatch"], "dispatch")
 
         def received() -> bool:
-            with db.engine.connect() as conn:
-                return conn.scalar(select(TicketCopy.ticket_no).where(TicketCopy.ticket_no == no)) == no
+            return read(db, select(TicketCopy.ticket_no).where(TicketCopy.ticket_no == no)) == no
 
         wait_for(received, what="the late consumer to receive the event")
         db.engine.dispose()

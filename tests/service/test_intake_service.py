@@ -92,3 +92,23 @@ class TestConcurrentIdempotency:
         again = make().register_ticket(ORDER, "agent1", "agent1:k2")
         assert again == {**first, "replayed": True}
         assert len(outbox(db)) == 1  # the loser's event was rolled back with its order
+
+
+class TestResolutionAtIntake:
+    def test_answered_on_the_spot_records_the_answer_and_both_events(self, intake: Any) -> None:
+        make, db = intake
+        t = make().register_ticket({**ORDER, "category": "consultation",
+                                    "resolution": {"answer": "持身份证到社区办理", "article_id": 3}},
+                                   "agent1")
+        assert t["resolution"] == "持身份证到社区办理" and t["resolution_article_id"] == 3
+        events = outbox(db)
+        assert [e["type"] for e in events] == ["ticket.registered", "ticket.resolved_at_intake"]
+        assert events[0]["data"]["resolved_at_intake"] is True
+        assert events[1]["data"]["article_id"] == 3
+
+    def test_a_resolution_needs_an_answer(self, intake: Any) -> None:
+        make, db = intake
+        with pytest.raises(Invalid) as err:
+            make().register_ticket({**ORDER, "resolution": {"article_id": 3}}, "agent1")
+        assert "resolution" in err.value.details["fields"]
+        assert outbox(db) == []
