@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline.registry import SERVICE_NAMES, all_service_classes
+from shared.business_time import business_today
 
 DEMO_ORDER = {
     "channel": "phone", "category": "complaint", "urgency": "normal",
@@ -150,7 +151,7 @@ def walkthrough(url: str) -> int:
     say("⑥ 回访满意 callback: solved, satisfied")
     wait_for(lambda: agent.ticket(no)["status"] == "closed", what="closed")
     say("⑦ 办结 closed")
-    today = datetime.now(UTC).astimezone().date().isoformat()
+    today = business_today().isoformat()
     k = wait_for(lambda: [r for r in sup.kpis(today, today, "none")["rows"] if r["closed"]],
                  what="KPI count")
     r = k[0]

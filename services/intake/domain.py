@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
+
+from shared.business_time import (
+    business_day,  # noqa: F401  (re-exported: order numbers follow the local day)
+)
 
 MAX_DAILY_SEQUENCE = 999_999
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
 _MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 # Area codes: 010 and 02x are 3 digits; the rest 4 digits (03xx–09xx). Local part 7–8 digits,
@@ -57,11 +59,6 @@ def normalize_phone(raw: str) -> str:
     raise PhoneError(f"电话号码格式不正确 not a mainland mobile or landline number: {raw!r}")
 
 
-def business_day(at: datetime) -> date:
-    """The business (Asia/Shanghai) date of an instant: order numbers follow the local day."""
-    if at.tzinfo is None:
-        raise ValueError("at must be timezone-aware")
-    return at.astimezone(BUSINESS_TZ).date()
 
 
 def format_ticket_no(day: date, sequence: int) -> str:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+from shared.business_time import BUSINESS_TZ, business_day  # noqa: F401  (re-exported)
+
 GROUP_BY = ("department", "category", "territory", "channel", "none")
 MAX_RANGE_DAYS = 3 * 366
 
@@ -38,7 +38,3 @@ def period_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     a = datetime.combine(start, time.min, BUSINESS_TZ).astimezone(UTC)
     b = datetime.combine(end + timedelta(days=1), time.min, BUSINESS_TZ).astimezone(UTC)
     return a, b
-
-
-def business_day(at: datetime) -> date:
-    return at.astimezone(BUSINESS_TZ).date()

@@ -227,11 +227,7 @@ class SupervisionService(Operations):
         """延期申请 by the assignment's own department, before its handling deadline."""
         form = load_or_invalid(ExtensionRequestSchema(), payload)
         session = self.db.session
-        clock = session.get(Clock, assignment_id)
-        if clock is None or clock.department_code != department_code:
-            raise NotFound(f"任务不存在 assignment {assignment_id} not found",
-                           {"assignment_id": assignment_id})
-        bind(ticket_no=clock.ticket_no)
+        clock = self._own_clock(assignment_id, department_code)
         now = utcnow()
         already = session.scalar(select(Extension.id).where(Extension.assignment_id == assignment_id))
         domain.check_extension_request(clock.replied_at is not None, now, clock.handle_due,
@@ -292,11 +288,7 @@ class SupervisionService(Operations):
         """退单申请 by the lead department, within the return window, for the center to decide."""
         form = load_or_invalid(ReturnRequestSchema(), payload)
         session = self.db.session
-        clock = session.get(Clock, assignment_id)
-        if clock is None or clock.department_code != department_code:
-            raise NotFound(f"任务不存在 assignment {assignment_id} not found",
-                           {"assignment_id": assignment_id})
-        bind(ticket_no=clock.ticket_no)
+        clock = self._own_clock(assignment_id, department_code)
         state = self._state(clock.ticket_no)
         now = utcnow()
         domain.check_return_request(clock.role, clock.replied_at is not None,
@@ -351,6 +343,15 @@ class SupervisionService(Operations):
             "actor": actor, "note": form["note"]}, ticket_no=req.ticket_no)
         self.db.commit()
         return ReturnRecordSchema().dump(req)
+
+    def _own_clock(self, assignment_id: int, department_code: str) -> Clock:
+        """The clock of a department's own assignment; another department's is not found."""
+        clock = self.db.session.get(Clock, assignment_id)
+        if clock is None or clock.department_code != department_code:
+            raise NotFound(f"任务不存在 assignment {assignment_id} not found",
+                           {"assignment_id": assignment_id})
+        bind(ticket_no=clock.ticket_no)
+        return clock
 
     def _pending_return(self, ticket_no: str) -> ReturnRequest | None:
         return self.db.session.scalar(select(ReturnRequest).where(

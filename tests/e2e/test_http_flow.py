@@ -4,13 +4,13 @@ rules and the error contract of the gateway."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
 
 from hotline.client import ApiError, HotlineClient, wait_for
+from shared.business_time import business_today
 from tests.e2e.conftest import System
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,7 @@ def lead_of(client: HotlineClient, no: str) -> dict[str, Any]:
 class TestOrderLifeOverHttp:
     def test_registered_dispatched_signed_replied_called_back_closed_counted(self, system: System) -> None:
         agent, sup = system.login("agent1"), system.login("supervisor1")
-        today = datetime.now(UTC).astimezone().date().isoformat()
+        today = business_today().isoformat()
         before = {r["group"]: r for r in sup.kpis(today, today)["rows"]}.get("chengguan")
 
         t = register(agent)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from hotline.client import wait_for
+from shared.business_time import business_today
 from shared.errors import Conflict
 from tests.integration.conftest import ORDER, load_city
 
@@ -22,7 +23,7 @@ class TestHappyPath:
         load_city(rpc)
         ticket = rpc.intake.register_ticket(ORDER, "agent1")
         no = ticket["ticket_no"]
-        assert no[:8] == datetime.now(UTC).astimezone().strftime("%Y%m%d") or len(no) == 14
+        assert no[:8] == f"{business_today():%Y%m%d}" and len(no) == 14
         assert ticket["phone"] == "13800138000"
 
         assignments = wait_for(lambda: rpc.dispatch.assignments_of(no), what="dispatch")
@@ -51,7 +52,7 @@ class TestHappyPath:
         history = [h["to_status"] for h in rpc.supervision.get_state(no)["history"]]
         assert history == ["registered", "dispatched", "in_progress", "replied", "closed"]
 
-        today = datetime.now(UTC).astimezone().date().isoformat()
+        today = business_today().isoformat()
 
         def counted() -> Any:
             rows = rpc.reporting.kpis({"from": today, "to": today, "group_by": "department"})["rows"]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from services.reporting.service import ReportingService
+from shared.business_time import business_day
 from shared.errors import Invalid
 from shared.events import load_envelope, make_envelope
 
@@ -26,7 +27,7 @@ def reporting(store: Any) -> Any:
 def test_each_event_counts_once_and_rebuild_gives_the_same_figures(reporting: Any) -> None:
     worker, db = reporting
     now = datetime.now(UTC)
-    today = now.astimezone().date().isoformat()
+    today = business_day(now).isoformat()
     for i in range(3):
         no = f"2026112300090{i}"
         registered = ev("ticket.registered", no, 1, ticket_no=no, registered_at=now,
