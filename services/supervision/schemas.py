@@ -101,18 +101,23 @@ class ExtensionDecisionSchema(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
-class ExtensionRecordSchema(Schema):
+class RequestRecordSchema(Schema):
+    """What every department request decided by the center has: who asked, when, the decision."""
+
     id = fields.Integer()
     assignment_id = fields.Integer()
     department_code = fields.String()
-    days = fields.Integer()
-    reason = fields.String()
     requested_at = fields.AwareDateTime()
     requested_by = fields.String()
     state = fields.String()
     decided_at = fields.AwareDateTime(allow_none=True)
     decided_by = fields.String(allow_none=True)
     decision_note = fields.String(allow_none=True)
+
+
+class ExtensionRecordSchema(RequestRecordSchema):
+    days = fields.Integer()
+    reason = fields.String()
     old_due = fields.AwareDateTime()
     new_due = fields.AwareDateTime(allow_none=True)
 
@@ -128,15 +133,6 @@ class ReturnDecisionSchema(Schema):
     note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
-class ReturnRecordSchema(Schema):
-    id = fields.Integer()
-    assignment_id = fields.Integer()
-    department_code = fields.String()
+class ReturnRecordSchema(RequestRecordSchema):
     reason_code = fields.String()
     basis = fields.String()
-    requested_at = fields.AwareDateTime()
-    requested_by = fields.String()
-    state = fields.String()
-    decided_at = fields.AwareDateTime(allow_none=True)
-    decided_by = fields.String(allow_none=True)
-    decision_note = fields.String(allow_none=True)

@@ -37,16 +37,19 @@ def supervision(store: Any) -> Any:
                   calendar=calendar, policy=SlaPolicy()), db
 
 
+
+def dispatch(worker: Any, at: datetime = DISPATCHED_AT, category: str = "complaint") -> None:
+    """Order NO registered and dispatched at ``at`` to chengguan as lead (assignment 7)."""
+    worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO, registered_at=at,
+                                   channel="phone", category=category, urgency="normal",
+                                   title="t", content="c", confidential=False))
+    worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO, dispatched_at=at,
+                                   actor="system", round=1, category=category, urgency="normal",
+                                   assignments=[{"assignment_id": 7, "department_code": "chengguan",
+                                                 "role": "lead"}]))
+
 def run_to_replied(worker: Any) -> None:
-    worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
-                                   registered_at=DISPATCHED_AT, channel="phone",
-                                   category="complaint", urgency="normal", title="t", content="c",
-                                   confidential=False))
-    worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO,
-                                   dispatched_at=DISPATCHED_AT, actor="system", round=1,
-                                   category="complaint", urgency="normal", assignments=[
-                                       {"assignment_id": 7, "department_code": "chengguan",
-                                        "role": "lead"}]))
+    dispatch(worker)
     worker.on_lifecycle_fact(event("assignment.signed", 2, assignment_id=7, ticket_no=NO,
                                    department_code="chengguan", role="lead",
                                    signed_at=DISPATCHED_AT, actor="u"))
@@ -125,15 +128,7 @@ class TestOrdering:
 class TestDeadlineSweep:
     def test_each_threshold_is_urged_once_and_breach_marks_overdue(self, supervision: Any) -> None:
         worker, db = supervision
-        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
-                                       registered_at=DISPATCHED_AT, channel="phone",
-                                       category="complaint", urgency="normal", title="t",
-                                       content="c", confidential=False))
-        worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO,
-                                       dispatched_at=DISPATCHED_AT, actor="system", round=1,
-                                       category="complaint", urgency="normal", assignments=[
-                                           {"assignment_id": 7, "department_code": "chengguan",
-                                            "role": "lead"}]))
+        dispatch(worker)
 
         def at(y: int, m: int, d: int, hh: int, mm: int) -> str:
             return datetime(y, m, d, hh, mm, tzinfo=SH).isoformat()
@@ -198,15 +193,7 @@ class TestCallbackLoop:
 
 class TestExtensions:
     def dispatched(self, worker: Any) -> None:
-        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
-                                       registered_at=DISPATCHED_AT, channel="phone",
-                                       category="complaint", urgency="normal", title="t",
-                                       content="c", confidential=False))
-        worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO,
-                                       dispatched_at=datetime.now(UTC), actor="system", round=1,
-                                       category="complaint", urgency="normal", assignments=[
-                                           {"assignment_id": 7, "department_code": "chengguan",
-                                            "role": "lead"}]))
+        dispatch(worker, at=datetime.now(UTC))
 
     def test_request_rules_and_an_approval_that_moves_the_deadline_once(
             self, supervision: Any) -> None:
@@ -237,15 +224,7 @@ class TestExtensions:
 
     def test_no_extension_after_the_deadline_or_the_reply(self, supervision: Any) -> None:
         worker, _ = supervision
-        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
-                                       registered_at=DISPATCHED_AT, channel="phone",
-                                       category="complaint", urgency="normal", title="t",
-                                       content="c", confidential=False))
-        worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO,
-                                       dispatched_at=DISPATCHED_AT, actor="system", round=1,
-                                       category="complaint", urgency="normal", assignments=[
-                                           {"assignment_id": 7, "department_code": "chengguan",
-                                            "role": "lead"}]))
+        dispatch(worker)
         with pytest.raises(Conflict) as err:  # due 2026-10-24, long past
             worker.request_extension(7, "chengguan", {"days": 2, "reason": "晚了"}, "u")
         assert err.value.details["state"] == "overdue"
