@@ -83,6 +83,23 @@ class HotlineClient:
                             params={"from": start, "to": end, "group_by": group_by})
 
 
+    # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
+    # (add this area's code between these two lines)
+    # == end of area [intake] ==
+
+    # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
+    # (add this area's code between these two lines)
+    # == end of area [dispatch] ==
+
+    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
+    # (add this area's code between these two lines)
+    # == end of area [supervision] ==
+
+    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
+    # (add this area's code between these two lines)
+    # == end of area [instructions] ==
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
              what: str = "condition") -> Any:
     """Poll ``predicate`` until it returns something truthy, or raise after ``timeout``.

@@ -259,3 +259,76 @@ class ReturnDecided(EventSchema):
     at = _dt(required=True)
     actor = fields.String(required=True)
     note = fields.String(allow_none=True)
+
+
+# -- Step 2 contracts shared by several services (defined once, before the work is split) -----
+
+@register("ticket.linked", 1)
+class TicketLinked(EventSchema):
+    """重复来电: a new call about a matter already open was linked to that order instead of
+    registering a second one. Each linked caller keeps their own callback (DOMAIN.md §2)."""
+
+    ticket_no = fields.String(required=True)  # the open order the call was linked to
+    link_id = fields.Integer(required=True)
+    linked_at = _dt(required=True)
+    caller_name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    content = fields.String(required=True)
+    channel = fields.String(required=True)
+    agent = fields.String(required=True)
+    call_id = fields.String(allow_none=True)
+    reason = fields.String(required=True)  # same_caller | similar_matter | agent
+
+
+@register("ticket.hotspot_raised", 1)
+class TicketHotspotRaised(EventSchema):
+    """热点: three or more distinct callers about one matter (raised once per order)."""
+
+    ticket_no = fields.String(required=True)
+    callers = fields.Integer(required=True)
+    at = _dt(required=True)
+    category = fields.String(required=True)
+    territory_code = fields.String(allow_none=True)
+    title = fields.String(required=True)
+
+
+@register("assignment.passed_down", 1)
+class AssignmentPassedDown(EventSchema):
+    """下派: a district (or street) passed its assignment down to one of its own units.
+
+    The new assignment takes over the old one's role and clocks; deadlines do not move.
+    """
+
+    ticket_no = fields.String(required=True)
+    assignment_id = fields.Integer(required=True)  # the assignment passed down (it stops)
+    new_assignment_id = fields.Integer(required=True)
+    from_department = fields.String(required=True)
+    to_department = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["lead", "assist"]))
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    note = fields.String(allow_none=True)
+
+
+@register("assignment.opinion_submitted", 1)
+class AssignmentOpinionSubmitted(EventSchema):
+    """协办意见: an assisting department sent its opinion to the lead; its clock stops."""
+
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    submitted_at = _dt(required=True)
+    actor = fields.String(required=True)
+    opinion = fields.String(required=True)
+
+
+@register("ticket.problem_flagged", 1)
+class TicketProblemFlagged(EventSchema):
+    """问题工单: an order transferred (re-dispatched after a return) or re-handled (重办) three
+    times; supervision escalates it to 督办 (DOMAIN.md §3)."""
+
+    ticket_no = fields.String(required=True)
+    at = _dt(required=True)
+    transfers = fields.Integer(required=True)
+    reopens = fields.Integer(required=True)
+    reason = fields.String(required=True)

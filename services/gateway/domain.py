@@ -31,6 +31,22 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "kb.write": frozenset({"supervisor", "admin"}),
     "reference.read": frozenset(STAFF | {"department"}),
     "admin": frozenset({"admin"}),
+    # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
+    # (add this area's code between these two lines)
+    # == end of area [intake] ==
+
+    # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
+    # (add this area's code between these two lines)
+    # == end of area [dispatch] ==
+
+    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
+    # (add this area's code between these two lines)
+    # == end of area [supervision] ==
+
+    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
+    # (add this area's code between these two lines)
+    # == end of area [instructions] ==
+
 }
 
 LOCKOUT_THRESHOLD = 5

@@ -67,6 +67,22 @@ SCHEMAS: dict[str, Any] = {
         "department_code": {"type": "string"}, "publish": {"type": "boolean"}}},
     "ApiKeyRequest": {"type": "object", "required": ["department_code"], "properties": {
         "department_code": {"type": "string"}, "name": {"type": "string"}}},
+    # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
+    # (add this area's code between these two lines)
+    # == end of area [intake] ==
+
+    # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
+    # (add this area's code between these two lines)
+    # == end of area [dispatch] ==
+
+    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
+    # (add this area's code between these two lines)
+    # == end of area [supervision] ==
+
+    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
+    # (add this area's code between these two lines)
+    # == end of area [instructions] ==
+
     "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
         "code": {"type": "string"}, "message": {"type": "string"},
         "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},

@@ -170,6 +170,22 @@ class GatewayService:
         who = self._authorize(request, "ticket.urge")
         return 201, self.supervision.urge(ticket_no, read_json(request), who.as_actor())
 
+    # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
+    # (add this area's code between these two lines)
+    # == end of area [intake] ==
+
+    # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
+    # (add this area's code between these two lines)
+    # == end of area [dispatch] ==
+
+    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
+    # (add this area's code between these two lines)
+    # == end of area [supervision] ==
+
+    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
+    # (add this area's code between these two lines)
+    # == end of area [instructions] ==
+
     # -- departments and assignments ---------------------------------------------------------
     @route("GET", "/api/v1/departments", summary="部门列表 Departments", action="reference.read")
     def departments(self, request: Any) -> Any:

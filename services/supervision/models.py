@@ -171,3 +171,13 @@ class ReturnRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(50))
     decision_note: Mapped[str | None] = mapped_column(String(500))
+
+
+# == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
+# (add this area's code between these two lines)
+# == end of area [supervision] ==
+
+
+# == Step 2 area [instructions]: leader instructions 领导批示件 ==
+# (add this area's code between these two lines)
+# == end of area [instructions] ==

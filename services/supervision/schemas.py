@@ -136,3 +136,13 @@ class ReturnDecisionSchema(Schema):
 class ReturnRecordSchema(RequestRecordSchema):
     reason_code = fields.String()
     basis = fields.String()
+
+
+# == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
+# (add this area's code between these two lines)
+# == end of area [supervision] ==
+
+
+# == Step 2 area [instructions]: leader instructions 领导批示件 ==
+# (add this area's code between these two lines)
+# == end of area [instructions] ==

@@ -445,6 +445,10 @@ class SupervisionService(Operations):
                 "due": due or now, "at": now}, ticket_no=clock.ticket_no)
         return urge
 
+    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
+    # (add this area's code between these two lines)
+    # == end of area [supervision] ==
+
     # -- queries -------------------------------------------------------------------------------
     @rpc
     @translate_db_errors
@@ -477,6 +481,10 @@ class SupervisionService(Operations):
         rows = self.db.session.execute(select(TicketState.ticket_no, TicketState.status)
                                        .where(TicketState.ticket_no.in_(ticket_nos)))
         return {no: status for no, status in rows}
+
+    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
+    # (add this area's code between these two lines)
+    # == end of area [instructions] ==
 
     # -- helpers ---------------------------------------------------------------------------------
     def _new_state(self, ticket_no: str, category: str, urgency: str) -> TicketState:

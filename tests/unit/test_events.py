@@ -84,6 +84,23 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ticket.overdue": {
         "ticket_no": TICKET, "assignment_id": 5, "department_code": "chengguan",
         "clock": "sign", "due": AT, "at": AT},
+    "ticket.linked": {
+        "ticket_no": TICKET, "link_id": 1, "linked_at": AT, "caller_name": "王先生",
+        "phone": "13912345678", "content": "同一处噪音又来电", "channel": "phone",
+        "agent": "agent2", "call_id": None, "reason": "similar_matter"},
+    "ticket.hotspot_raised": {
+        "ticket_no": TICKET, "callers": 3, "at": AT, "category": "complaint",
+        "territory_code": "330106", "title": "噪音扰民"},
+    "assignment.passed_down": {
+        "ticket_no": TICKET, "assignment_id": 1, "new_assignment_id": 7,
+        "from_department": "district_a", "to_department": "street_b", "role": "lead", "at": AT,
+        "actor": "da1", "note": "属地街道办理"},
+    "assignment.opinion_submitted": {
+        "assignment_id": 2, "ticket_no": TICKET, "department_code": "GA", "submitted_at": AT,
+        "actor": "ga1", "opinion": "已配合现场核查"},
+    "ticket.problem_flagged": {
+        "ticket_no": TICKET, "at": AT, "transfers": 2, "reopens": 1,
+        "reason": "转办/重办达3次 问题工单"},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).
@@ -97,6 +114,8 @@ DATETIME_FIELD = {
     "ticket.overdue": "due", "ticket.reopened": "at",
     "assignment.extension_requested": "at", "assignment.extension_decided": "old_due",
     "assignment.return_requested": "at", "assignment.return_decided": "at",
+    "ticket.linked": "linked_at", "ticket.hotspot_raised": "at", "assignment.passed_down": "at",
+    "assignment.opinion_submitted": "submitted_at", "ticket.problem_flagged": "at",
 }
 
 
