@@ -743,9 +743,12 @@ class SupervisionService(Operations):
         session = self.db.session
         has_order = select(SupervisionOrder.id).where(
             SupervisionOrder.assignment_id == Clock.assignment_id).exists()
-        clocks = list(session.scalars(select(Clock).where(
-            Clock.overdue.is_(True), Clock.handle_due <= now, Clock.replied_at.is_(None),
-            Clock.stopped_at.is_(None), ~has_order).order_by(Clock.assignment_id).limit(limit)))
+        clocks = list(session.scalars(
+            select(Clock).join(TicketState, TicketState.ticket_no == Clock.ticket_no)
+            .where(Clock.overdue.is_(True), Clock.handle_due <= now, Clock.replied_at.is_(None),
+                   Clock.stopped_at.is_(None), ~has_order,
+                   TicketState.status.not_in(supervising.NOT_WITH_DEPARTMENTS))
+            .order_by(Clock.assignment_id).limit(limit)))
         opened = sum(self._open_supervision(c.ticket_no, c, "breach", "system", None, now,
                                             key=supervising.auto_key(c.assignment_id))
                      is not None for c in clocks)
@@ -845,10 +848,14 @@ class SupervisionService(Operations):
         return order
 
     def _still_overdue(self, order: SupervisionOrder) -> bool:
+        """Still with the department and not done: an assist that never gave its opinion is
+        no longer overdue once the order was replied (the lead answered for everyone)."""
         session = self.db.session
+        state = session.get(TicketState, order.ticket_no)
+        if state is None or state.status in supervising.NOT_WITH_DEPARTMENTS:
+            return False
         if order.assignment_id is None:
-            state = session.get(TicketState, order.ticket_no)
-            return state is not None and state.status not in supervising.NOT_WITH_DEPARTMENTS
+            return True
         clock = session.get(Clock, order.assignment_id)
         return clock is not None and supervising.still_overdue(clock.replied_at is not None,
                                                                clock.stopped_at is not None)

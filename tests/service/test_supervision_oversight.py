@@ -47,6 +47,19 @@ def sign(worker: Any, assignment_id: int = 7, department: str = "chengguan",
                                    signed_at=DISPATCHED_AT, actor="u"))
 
 
+def dispatch_with_assist(worker: Any) -> None:
+    """Order NO dispatched at DISPATCHED_AT: lead chengguan (7), assist gongan (9)."""
+    worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
+                                   registered_at=DISPATCHED_AT, channel="phone",
+                                   category="complaint", urgency="normal", title="t",
+                                   content="c", confidential=False))
+    worker.on_lifecycle_fact(event(
+        "ticket.dispatched", 1, ticket_no=NO, dispatched_at=DISPATCHED_AT, actor="system",
+        round=1, category="complaint", urgency="normal",
+        assignments=[{"assignment_id": 7, "department_code": "chengguan", "role": "lead"},
+                     {"assignment_id": 9, "department_code": "gongan", "role": "assist"}]))
+
+
 def types(db: Any) -> list[str]:
     return [e["type"] for e in outbox(db)]
 
@@ -99,6 +112,22 @@ class TestSupervisionOrders:
         [order] = worker.get_state(NO)["supervision_orders"]
         assert order["state"] == "resolved" and order["resolved_at"] is not None
         assert "ticket.escalated" not in types(db)
+
+    def test_an_assist_without_opinion_is_not_escalated_once_the_lead_replied(
+            self, supervision: Any) -> None:
+        worker, db = supervision
+        dispatch_with_assist(worker)
+        sign(worker)
+        sign(worker, 9, "gongan", "assist")
+        worker.sweep(at(2026, 10, 26, 9))
+        assert [o["assignment_id"] for o in worker.get_state(NO)["supervision_orders"]] == [7, 9]
+        worker.on_lifecycle_fact(event("assignment.replied", 3, assignment_id=7, ticket_no=NO,
+                                       department_code="chengguan",
+                                       replied_at=datetime(2026, 10, 27, 9, tzinfo=SH),
+                                       actor="u", reply="done"))
+        assert worker.supervision_sweep(at(2026, 11, 5, 9)) == {
+            "supervised": 0, "escalated": 0, "monthly": 0}
+        assert {o["state"] for o in worker.get_state(NO)["supervision_orders"]} == {"resolved"}
 
     def test_by_hand(self, supervision: Any) -> None:
         worker, db = supervision
@@ -211,15 +240,7 @@ class TestFactsFromDispatch:
 
     def test_an_assists_opinion_stops_its_clock(self, supervision: Any) -> None:
         worker, _ = supervision
-        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
-                                       registered_at=DISPATCHED_AT, channel="phone",
-                                       category="complaint", urgency="normal", title="t",
-                                       content="c", confidential=False))
-        worker.on_lifecycle_fact(event(
-            "ticket.dispatched", 1, ticket_no=NO, dispatched_at=DISPATCHED_AT, actor="system",
-            round=1, category="complaint", urgency="normal",
-            assignments=[{"assignment_id": 7, "department_code": "chengguan", "role": "lead"},
-                         {"assignment_id": 9, "department_code": "gongan", "role": "assist"}]))
+        dispatch_with_assist(worker)
         sign(worker, 9, "gongan", "assist")
         worker.on_supervision_fact(event("assignment.opinion_submitted", 5, assignment_id=9,
                                          ticket_no=NO, department_code="gongan",
