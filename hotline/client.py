@@ -100,6 +100,9 @@ class HotlineClient:
         return self.request("POST", f"/api/v1/supervision-orders/{order_id}/explanation",
                             json={"explanation": explanation})
 
+    def department_supervision(self, department: str) -> Any:
+        return self.request("GET", f"/api/v1/departments/{department}/supervision")
+
     def answer_urge(self, urge_id: int, answer: str) -> Any:
         return self.request("POST", f"/api/v1/urges/{urge_id}/answer", json={"answer": answer})
 

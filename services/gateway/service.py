@@ -195,6 +195,14 @@ class GatewayService:
         return self.supervision.explain_supervision(order_id, who.department_code,
                                                     read_json(request), who.as_actor())
 
+    @route("GET", "/api/v1/departments/<code>/supervision",
+           summary="部门督办待办 A department's open 督办单 and unanswered urges",
+           action="inbox.read", department_scoped=True)
+    def department_supervision(self, request: Any, code: str) -> Any:
+        who = self._authorize(request, "inbox.read")
+        require_department(who, code)
+        return self.supervision.department_supervision(code)
+
     @route("POST", "/api/v1/urges/<int:urge_id>/answer",
            summary="催办答复 The urged department answers", action="urge.answer",
            body="UrgeAnswer", department_scoped=True)

@@ -602,6 +602,23 @@ class SupervisionService(Operations):
         self.db.commit()
         return self._order_record(order)
 
+    @rpc
+    @translate_db_errors
+    def department_supervision(self, department_code: str) -> dict[str, Any]:
+        """What a department must answer: its 督办单 not yet resolved and its unanswered urges
+        (newest first, at most 200 of each)."""
+        session = self.db.session
+        orders = session.scalars(select(SupervisionOrder).where(
+            SupervisionOrder.department_code == department_code,
+            SupervisionOrder.resolved_at.is_(None)).order_by(SupervisionOrder.id.desc())
+            .limit(200))
+        urges = session.scalars(select(Urge).where(
+            Urge.department_code == department_code, Urge.answered_at.is_(None))
+            .order_by(Urge.id.desc()).limit(200))
+        return {"supervision_orders": [r for r in (self._order_record(o) for o in orders)
+                                       if r["state"] != "resolved"],
+                "urges": UrgeRecordSchema(many=True).dump(list(urges))}
+
     # -- urge answers (催办答复) --------------------------------------------------------------------
     @rpc
     @translate_db_errors

@@ -85,6 +85,9 @@ class TestSupervisionOrderAndUrgeAnswer:
         r = sup.raw("POST", f"/api/v1/tickets/{no}/supervise", json={"assignment_id": lead["id"]})
         assert r.status_code == 409
 
+        mine = dept.department_supervision("chengguan")["supervision_orders"]
+        assert order["id"] in [o["id"] for o in mine]
+        assert other.raw("GET", "/api/v1/departments/chengguan/supervision").status_code == 404
         path = f"/api/v1/supervision-orders/{order['id']}/explanation"
         assert other.raw("POST", path, json={"explanation": "不归我们"}).status_code == 404
         assert sup.raw("POST", path, json={"explanation": "代为说明"}).status_code == 403

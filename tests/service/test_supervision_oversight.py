@@ -83,6 +83,8 @@ class TestSupervisionOrders:
         with pytest.raises(Invalid) as err:
             worker.explain_supervision(order["id"], "chengguan", {}, "cg1")
         assert "explanation" in err.value.details["fields"]
+        assert [o["id"] for o in worker.department_supervision("chengguan")[
+            "supervision_orders"]] == [order["id"]]
         explained = worker.explain_supervision(order["id"], "chengguan",
                                                {"explanation": "需协调多部门现场处置"}, "cg1")
         assert explained["state"] == "explained" and explained["explained_by"] == "cg1"
@@ -165,6 +167,9 @@ class TestUrgeAnswers:
             worker.answer_urge(urge["id"], "gongan", {"answer": "已处理"}, "ga1")
         with pytest.raises(NotFound):
             worker.answer_urge(9999, "chengguan", {"answer": "已处理"}, "cg1")
+        assert [u["id"] for u in worker.department_supervision("chengguan")["urges"]] == [
+            urge["id"]]
+        assert worker.department_supervision("gongan")["urges"] == []
         answered = worker.answer_urge(urge["id"], "chengguan", {"answer": "已安排执法队员"}, "cg1")
         assert answered["answer"] == "已安排执法队员" and answered["answered_by"] == "cg1"
         assert answered["answered_at"] is not None
@@ -172,6 +177,7 @@ class TestUrgeAnswers:
             worker.answer_urge(urge["id"], "chengguan", {"answer": "再答复"}, "cg1")
         [shown] = worker.get_state(NO)["urges"]
         assert shown["answer"] == "已安排执法队员"
+        assert worker.department_supervision("chengguan")["urges"] == []
         [e] = [e for e in outbox(db) if e["type"] == "ticket.urge_answered"]
         assert e["data"]["urge_id"] == urge["id"]
 
