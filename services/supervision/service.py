@@ -521,6 +521,8 @@ class SupervisionService(Operations):
     def _apply_assignment_opinion_submitted(self, d: dict[str, Any], event: Event) -> None:
         """协办意见: the assist's answer is its opinion; its handling clock stops like a reply."""
         clock = self._clock_or_retry(d["assignment_id"])
+        if clock.role != "assist":  # only the lead's reply stops the lead's clock
+            return
         clock.replied_at = clock.replied_at or d["submitted_at"]
         clock.next_check_at = urging.next_check(_view(clock), d["submitted_at"])
 

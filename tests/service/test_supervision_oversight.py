@@ -252,8 +252,12 @@ class TestFactsFromDispatch:
                                          ticket_no=NO, department_code="gongan",
                                          submitted_at=datetime(2026, 9, 29, 9, tzinfo=SH),
                                          actor="ga1", opinion="已配合核查"))
-        assist = worker.get_state(NO)["clocks"][1]
-        assert assist["replied_at"] is not None
+        worker.on_supervision_fact(event("assignment.opinion_submitted", 5, assignment_id=7,
+                                         ticket_no=NO, department_code="chengguan",
+                                         submitted_at=datetime(2026, 9, 29, 9, tzinfo=SH),
+                                         actor="cg1", opinion="主办不发协办意见"))
+        lead, assist = worker.get_state(NO)["clocks"]
+        assert assist["replied_at"] is not None and lead["replied_at"] is None
         urges = worker.urge(NO, {}, "supervisor1")["urges"]
         assert [u["assignment_id"] for u in urges] == [7]
 
