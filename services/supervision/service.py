@@ -476,6 +476,7 @@ class SupervisionService(Operations):
         return urge
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
+    # (add this area's code between these two lines)
     # -- facts from intake and dispatch (linked callers, 下派, 协办 opinions, 问题工单) ------------
     @event_handler("ticket.linked", "assignment.passed_down", "assignment.opinion_submitted",
                    "ticket.problem_flagged")
