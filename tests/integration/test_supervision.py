@@ -1,6 +1,7 @@
 """督办 over RabbitMQ on SQLite and PostgreSQL: breach → urge → 督办单 → explanation → still
 overdue → escalated exactly once with two supervision instances; monthly urges once per month
-with two instances; 下派 moves the clock; a linked caller keeps their own callback.
+with two instances; 下派 moves the clock; a 问题工单 is supervised; a linked caller keeps their
+own callback.
 
 Time is moved with the ``sweep(now=...)`` RPC. On PostgreSQL the two instances sweep at the
 same moment; SQLite allows one writer at a time, so there they sweep one after the other.
@@ -125,7 +126,7 @@ def test_monthly_urges_once_per_month_with_two_instances(
     assert len(keys) == len(monthly)
 
 
-def test_passed_down_moves_the_clock_and_a_linked_caller_gets_a_callback(
+def test_passed_down_problem_order_and_a_linked_callers_callback(
         start: Any, rpc: Any, config: dict[str, Any], backend: str) -> None:
     start("intake", "dispatch", "supervision")
     load_city(rpc)
@@ -150,6 +151,14 @@ def test_passed_down_moves_the_clock_and_a_linked_caller_gets_a_callback(
     assert old["stopped_at"] is not None and new["department_code"] == "jy_nancheng"
     assert (new["sign_due"], new["handle_due"]) == (lead["sign_due"], lead["handle_due"])
     assert state["callers"][0]["callback_status"] == "pending"
+
+    publish(config["AMQP_URI"], make_envelope("ticket.problem_flagged", {
+        "ticket_no": no, "at": now, "transfers": 3, "reopens": 0, "reason": "转办3次 问题工单"},
+        producer="dispatch", ticket_no=no, sequence=52), "ticket.problem_flagged")
+    state = wait_for(lambda: (s := rpc.supervision.get_state(no))["problem"] and s,
+                     what="problem order")
+    [order] = state["supervision_orders"]  # for the lead that took the order over
+    assert (order["source"], order["assignment_id"]) == ("problem", 900001)
 
     rpc.dispatch.sign(lead["assignment_id"], "chengguan", "dept_chengguan")
     rpc.dispatch.reply(lead["assignment_id"], "chengguan", {"reply": "已清理"}, "dept_chengguan")
