@@ -93,6 +93,31 @@ class HotlineClient:
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
     # (add this area's code between these two lines)
+    def supervise(self, ticket_no: str, **form: Any) -> Any:
+        return self.request("POST", f"/api/v1/tickets/{ticket_no}/supervise", json=form)
+
+    def explain(self, order_id: int, explanation: str) -> Any:
+        return self.request("POST", f"/api/v1/supervision-orders/{order_id}/explanation",
+                            json={"explanation": explanation})
+
+    def department_supervision(self, department: str) -> Any:
+        return self.request("GET", f"/api/v1/departments/{department}/supervision")
+
+    def answer_urge(self, urge_id: int, answer: str) -> Any:
+        return self.request("POST", f"/api/v1/urges/{urge_id}/answer", json={"answer": answer})
+
+    def reopen(self, ticket_no: str, reason: str) -> Any:
+        return self.request("POST", f"/api/v1/tickets/{ticket_no}/reopen",
+                            json={"reason": reason})
+
+    def recheck(self, ticket_no: str, note: str | None = None) -> Any:
+        return self.request("POST", f"/api/v1/tickets/{ticket_no}/recheck",
+                            json={"note": note} if note else {})
+
+    def recheck_result(self, recheck_id: int, finding: str, note: str | None = None) -> Any:
+        return self.request("POST", f"/api/v1/rechecks/{recheck_id}/result",
+                            json={"finding": finding, "note": note})
+
     # == end of area [supervision] ==
 
     # == Step 2 area [instructions]: leader instructions 领导批示件 ==

@@ -174,7 +174,8 @@ class TicketUrged(EventSchema):
     assignment_id = fields.Integer(required=True)
     department_code = fields.String(required=True)
     clock = fields.String(required=True, validate=validate.OneOf(["sign", "handle"]))
-    kind = fields.String(required=True, validate=validate.OneOf(["warning", "breach", "manual"]))
+    kind = fields.String(required=True, validate=validate.OneOf(
+        ["warning", "breach", "manual", "monthly"]))
     channel = fields.String(required=True)
     issued_at = _dt(required=True)
     issuer = fields.String(required=True)
@@ -332,3 +333,90 @@ class TicketProblemFlagged(EventSchema):
     transfers = fields.Integer(required=True)
     reopens = fields.Integer(required=True)
     reason = fields.String(required=True)
+
+
+# -- Step 2 supervision (督办单, 催办答复, 回头看, linked callers' callbacks) -------------------
+
+@register("ticket.supervised", 1)
+class TicketSupervised(EventSchema):
+    """督办单: an assignment (or a problem order) was put under supervision, automatically at
+    its handling breach, by a supervisor, or as a 问题工单; the department must explain."""
+
+    ticket_no = fields.String(required=True)
+    supervision_order_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(allow_none=True)
+    department_code = fields.String(allow_none=True)
+    source = fields.String(required=True, validate=validate.OneOf(["breach", "manual", "problem"]))
+    opened_at = _dt(required=True)
+    opened_by = fields.String(required=True)
+    explanation_due = _dt(required=True)
+    escalate_at = _dt(required=True)
+    note = fields.String(allow_none=True)
+
+
+@register("supervision.explanation_given", 1)
+class SupervisionExplanationGiven(EventSchema):
+    """督办说明: the supervised department explained the delay (late when after its due)."""
+
+    ticket_no = fields.String(required=True)
+    supervision_order_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(allow_none=True)
+    department_code = fields.String(allow_none=True)
+    explanation = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    late = fields.Boolean(required=True)
+
+
+@register("ticket.escalated", 1)
+class TicketEscalated(EventSchema):
+    """通报: a 督办单's assignment was still not replied when its escalation time came
+    (5 working days by default); reported in the next periodic report. Once per 督办单."""
+
+    ticket_no = fields.String(required=True)
+    supervision_order_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(allow_none=True)
+    department_code = fields.String(allow_none=True)
+    opened_at = _dt(required=True)
+    at = _dt(required=True)
+    reason = fields.String(required=True)
+
+
+@register("ticket.urge_answered", 1)
+class TicketUrgeAnswered(EventSchema):
+    """催办答复: the urged department answered an urge."""
+
+    ticket_no = fields.String(required=True)
+    urge_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    answer = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("ticket.rechecked", 1)
+class TicketRechecked(EventSchema):
+    """回头看: a closed order was re-checked; the finding is its own record, the closure stays."""
+
+    ticket_no = fields.String(required=True)
+    recheck_id = fields.Integer(required=True)
+    finding = fields.String(required=True, validate=validate.OneOf(["confirmed", "problem_found"]))
+    note = fields.String(allow_none=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("ticket.linked_callback_recorded", 1)
+class TicketLinkedCallbackRecorded(EventSchema):
+    """回访 of a linked caller (重复来电): their own satisfaction; it never closes or reopens the
+    order (only the original caller's ``ticket.callback_recorded`` does)."""
+
+    ticket_no = fields.String(required=True)
+    link_id = fields.Integer(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    reached = fields.Boolean(required=True)
+    solved = fields.Boolean(allow_none=True)
+    satisfaction = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)

@@ -41,6 +41,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
     # (add this area's code between these two lines)
+    "ticket.supervise": frozenset({"supervisor", "admin"}),
+    "ticket.reopen": frozenset({"supervisor", "admin"}),
+    "ticket.recheck": frozenset({"supervisor", "admin"}),
+    # the supervised / urged department answers for itself (scoped by the route)
+    "supervision.explain": frozenset({"department"}),
+    "urge.answer": frozenset({"department"}),
     # == end of area [supervision] ==
 
     # == Step 2 area [instructions]: leader instructions 领导批示件 ==

@@ -43,7 +43,9 @@ SCHEMAS: dict[str, Any] = {
                  "properties": {"reached": {"type": "boolean"}, "solved": {"type": "boolean"},
                                 "satisfaction": {"type": "string", "enum": [
                                     "satisfied", "basically_satisfied", "unsatisfied"]},
-                                "note": {"type": "string"}}},
+                                "note": {"type": "string"},
+                                "link_id": {"type": "integer", "description":
+                                            "a linked caller's own callback (重复来电)"}}},
     "Urge": {"type": "object", "properties": {
         "assignment_id": {"type": "integer"},
         "channel": {"type": "string", "enum": ["phone", "notice", "onsite"]},
@@ -77,6 +79,24 @@ SCHEMAS: dict[str, Any] = {
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
     # (add this area's code between these two lines)
+    "Supervise": {"type": "object", "description": "督办单 by hand", "properties": {
+        "assignment_id": {"type": "integer", "description": "one open assignment (default: all)"},
+        "note": {"type": "string", "maxLength": 500}}},
+    "Explanation": {"type": "object", "required": ["explanation"], "properties": {
+        "explanation": {"type": "string", "minLength": 2, "maxLength": 2000}}},
+    "UrgeAnswer": {"type": "object", "required": ["answer"], "properties": {
+        "answer": {"type": "string", "minLength": 2, "maxLength": 2000}}},
+    "Reopen": {"type": "object", "required": ["reason"], "properties": {
+        "reason": {"type": "string", "minLength": 2, "maxLength": 500}}},
+    "Recheck": {"type": "object", "description": "回头看 of one closed order", "properties": {
+        "note": {"type": "string", "maxLength": 500}}},
+    "RecheckBatch": {"type": "object", "required": ["ticket_nos"], "properties": {
+        "ticket_nos": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                       "maxItems": 200, "description": "closed orders; all or none are picked"},
+        "note": {"type": "string", "maxLength": 500}}},
+    "RecheckResult": {"type": "object", "required": ["finding"], "properties": {
+        "finding": {"type": "string", "enum": ["confirmed", "problem_found"]},
+        "note": {"type": "string", "maxLength": 2000}}},
     # == end of area [supervision] ==
 
     # == Step 2 area [instructions]: leader instructions 领导批示件 ==

@@ -180,6 +180,65 @@ class GatewayService:
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
     # (add this area's code between these two lines)
+    @route("POST", "/api/v1/tickets/<ticket_no>/supervise",
+           summary="督办 Open a supervision order (督办单)", action="ticket.supervise",
+           body="Supervise")
+    def supervise(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.supervise")
+        return 201, self.supervision.supervise(ticket_no, read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/supervision-orders/<int:order_id>/explanation",
+           summary="督办说明 The supervised department explains", action="supervision.explain",
+           body="Explanation", department_scoped=True)
+    def explain_supervision(self, request: Any, order_id: int) -> Any:
+        who = self._authorize(request, "supervision.explain")
+        return self.supervision.explain_supervision(order_id, who.department_code,
+                                                    read_json(request), who.as_actor())
+
+    @route("GET", "/api/v1/departments/<code>/supervision",
+           summary="部门督办待办 A department's open 督办单 and unanswered urges",
+           action="inbox.read", department_scoped=True)
+    def department_supervision(self, request: Any, code: str) -> Any:
+        who = self._authorize(request, "inbox.read")
+        require_department(who, code)
+        return self.supervision.department_supervision(code)
+
+    @route("POST", "/api/v1/urges/<int:urge_id>/answer",
+           summary="催办答复 The urged department answers", action="urge.answer",
+           body="UrgeAnswer", department_scoped=True)
+    def answer_urge(self, request: Any, urge_id: int) -> Any:
+        who = self._authorize(request, "urge.answer")
+        return self.supervision.answer_urge(urge_id, who.department_code, read_json(request),
+                                            who.as_actor())
+
+    @route("POST", "/api/v1/tickets/<ticket_no>/reopen", summary="重办 Reopen a replied order",
+           action="ticket.reopen", body="Reopen")
+    def reopen(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.reopen")
+        return self.supervision.reopen(ticket_no, read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/tickets/<ticket_no>/recheck",
+           summary="回头看 Pick a closed order for re-check", action="ticket.recheck",
+           body="Recheck")
+    def recheck(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.recheck")
+        return 201, self.supervision.pick_recheck(ticket_no, read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/rechecks", summary="回头看 Pick closed orders for re-check (batch)",
+           action="ticket.recheck", body="RecheckBatch")
+    def recheck_batch(self, request: Any) -> Any:
+        who = self._authorize(request, "ticket.recheck")
+        body = read_json(request)
+        return 201, self.supervision.pick_rechecks(body.get("ticket_nos"),
+                                                   {"note": body.get("note")}, who.as_actor())
+
+    @route("POST", "/api/v1/rechecks/<int:recheck_id>/result",
+           summary="回头看结果 Record a re-check's finding", action="ticket.recheck",
+           body="RecheckResult")
+    def recheck_result(self, request: Any, recheck_id: int) -> Any:
+        who = self._authorize(request, "ticket.recheck")
+        return self.supervision.record_recheck(recheck_id, read_json(request), who.as_actor())
+
     # == end of area [supervision] ==
 
     # == Step 2 area [instructions]: leader instructions 领导批示件 ==

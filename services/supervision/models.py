@@ -127,6 +127,10 @@ class Urge(Base):
     issuer: Mapped[str] = mapped_column(String(50))
     note: Mapped[str | None] = mapped_column(String(500))
     auto_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # the urged department's answer (催办答复), once
+    answer: Mapped[str | None] = mapped_column(String(2000))
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    answered_by: Mapped[str | None] = mapped_column(String(50))
 
 
 class Extension(Base):
@@ -175,6 +179,92 @@ class ReturnRequest(Base):
 
 # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
 # (add this area's code between these two lines)
+class SupervisionOrder(Base):
+    """督办单: an overdue (or problem) assignment put under supervision, with a deadline for
+    the department's explanation; still not replied ``escalate_after`` later → escalated (通报).
+
+    ``auto_key`` is set for the automatic one opened at an assignment's handling breach and is
+    unique, so it is opened once however many instances sweep; ``escalated_at`` is claimed by
+    a conditional UPDATE, so the escalation happens once too.
+    """
+
+    __tablename__ = "supervision_order"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    # NULL for an order-level 督办单 (a problem order with no open assignment)
+    assignment_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    department_code: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(10))  # breach | manual | problem
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    opened_by: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(String(500))
+    explanation_due: Mapped[datetime] = mapped_column(UtcDateTime())
+    escalate_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    explanation: Mapped[str | None] = mapped_column(String(2000))
+    explained_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    explained_by: Mapped[str | None] = mapped_column(String(50))
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # set by the sweep when the assignment was replied (or stopped) before escalation
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    auto_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class Recheck(Base):
+    """回头看: a supervisor's re-check of a closed order, its own record; the closure (closed_at,
+    close_reason, history) is never edited."""
+
+    __tablename__ = "recheck"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    picked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    picked_by: Mapped[str] = mapped_column(String(50))
+    note: Mapped[str | None] = mapped_column(String(500))
+    finding: Mapped[str | None] = mapped_column(String(16))  # confirmed | problem_found
+    result_note: Mapped[str | None] = mapped_column(String(2000))
+    recorded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    recorded_by: Mapped[str | None] = mapped_column(String(50))
+
+
+class CallerLink(Base):
+    """A linked caller (重复来电) of an order: their own callback target (DOMAIN.md §2).
+
+    Their callbacks are recorded here and announced; only the original caller's callback
+    closes or reopens the order.
+    """
+
+    __tablename__ = "caller_link"
+
+    link_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    linked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    caller_name: Mapped[str | None] = mapped_column(String(50))
+    channel: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(String(24))
+    callback_status: Mapped[str] = mapped_column(String(12))  # pending | done | unreachable
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reached: Mapped[bool | None] = mapped_column(Boolean)
+    solved: Mapped[bool | None] = mapped_column(Boolean)
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    note: Mapped[str | None] = mapped_column(Text)
+    called_back_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    called_back_by: Mapped[str | None] = mapped_column(String(50))
+
+
+class ProblemFlag(Base):
+    """问题工单: the order was transferred or re-handled three times (from dispatch)."""
+
+    __tablename__ = "problem_flag"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_state.ticket_no"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    transfers: Mapped[int] = mapped_column(Integer)
+    reopens: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(500))
+
+
 # == end of area [supervision] ==
 
 

@@ -7,6 +7,8 @@ configuration file, never in code::
       sign: {normal: "2wh", urgent: "30m", critical: "15m"}
       handle: {consultation: "2wd", complaint: "15wd", urgent: "24h", critical: "2h"}
       callback: "2wd"
+      supervision_explanation: "2wd"   # 督办单: the department explains within
+      escalate_after: "5wd"            # 督办单 still not replied this long after → 通报
 
 Units: ``wd`` working days (counted from the next working day, 次日起算), ``wh`` working hours,
 ``h`` / ``m`` calendar hours / minutes.
@@ -38,6 +40,9 @@ DEFAULT_POLICY: dict[str, Any] = {
     "return_window": "2wd",
     "extension_max": "10wd",
     "callback": "2wd",
+    # 督办单 (DOMAIN.md §4 gives no explanation deadline; 2 working days like a callback)
+    "supervision_explanation": "2wd",
+    "escalate_after": "5wd",
 }
 
 _SPAN = re.compile(r"^\s*(\d+)\s*(wd|wh|h|m)\s*$")
@@ -88,6 +93,8 @@ class SlaPolicy:
         self.callback = Span.parse(merged["callback"])
         self.return_window = Span.parse(merged["return_window"])
         self.extension_max = Span.parse(merged["extension_max"])
+        self.supervision_explanation = Span.parse(merged["supervision_explanation"])
+        self.escalate_after = Span.parse(merged["escalate_after"])
 
     def clocks(self, category: str, urgency: str, started_at: datetime,
                calendar: WorkCalendar) -> Clocks:
@@ -105,6 +112,12 @@ class SlaPolicy:
         return Clocks(sign_due=sign.after(started_at, calendar),
                       handle_due=handle.after(started_at, calendar),
                       policy=f"sign:{urgency}={sign};handle:{handle_key}={handle}")
+
+    def supervision_deadlines(self, opened_at: datetime,
+                              calendar: WorkCalendar) -> tuple[datetime, datetime]:
+        """督办单 opened at ``opened_at``: (explanation due, escalation instant)."""
+        return (self.supervision_explanation.after(opened_at, calendar),
+                self.escalate_after.after(opened_at, calendar))
 
     def callback_due(self, replied_at: datetime, calendar: WorkCalendar) -> datetime:
         return self.callback.after(replied_at, calendar)

@@ -89,6 +89,9 @@ class UrgeRecordSchema(Schema):
     issued_at = fields.AwareDateTime()
     issuer = fields.String()
     note = fields.String(allow_none=True)
+    answer = fields.String(allow_none=True)
+    answered_at = fields.AwareDateTime(allow_none=True)
+    answered_by = fields.String(allow_none=True)
 
 
 class ExtensionRequestSchema(Schema):
@@ -140,6 +143,94 @@ class ReturnRecordSchema(RequestRecordSchema):
 
 # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
 # (add this area's code between these two lines)
+class SuperviseSchema(Schema):
+    """督办 by hand: one open assignment, or every open assignment of the order."""
+
+    assignment_id = fields.Integer(load_default=None, allow_none=True)
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class ExplanationSchema(Schema):
+    explanation = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class SupervisionOrderRecordSchema(Schema):
+    id = fields.Integer()
+    ticket_no = fields.String()
+    assignment_id = fields.Integer(allow_none=True)
+    department_code = fields.String(allow_none=True)
+    source = fields.String()
+    state = fields.String()
+    opened_at = fields.AwareDateTime()
+    opened_by = fields.String()
+    note = fields.String(allow_none=True)
+    explanation_due = fields.AwareDateTime()
+    escalate_at = fields.AwareDateTime()
+    explanation = fields.String(allow_none=True)
+    explained_at = fields.AwareDateTime(allow_none=True)
+    explained_by = fields.String(allow_none=True)
+    explanation_late = fields.Boolean(allow_none=True)
+    escalated_at = fields.AwareDateTime(allow_none=True)
+    resolved_at = fields.AwareDateTime(allow_none=True)
+
+
+class UrgeAnswerSchema(Schema):
+    answer = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
+class ReopenSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class RecheckSchema(Schema):
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class RecheckResultSchema(Schema):
+    finding = fields.String(required=True, validate=validate.OneOf(["confirmed", "problem_found"]))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class RecheckRecordSchema(Schema):
+    id = fields.Integer()
+    ticket_no = fields.String()
+    picked_at = fields.AwareDateTime()
+    picked_by = fields.String()
+    note = fields.String(allow_none=True)
+    finding = fields.String(allow_none=True)
+    result_note = fields.String(allow_none=True)
+    recorded_at = fields.AwareDateTime(allow_none=True)
+    recorded_by = fields.String(allow_none=True)
+
+
+class LinkedCallbackSchema(CallbackSchema):
+    """回访 of a linked caller (重复来电): recorded for them, never closes or reopens the order."""
+
+    link_id = fields.Integer(required=True)
+
+
+class CallerLinkRecordSchema(Schema):
+    link_id = fields.Integer()
+    linked_at = fields.AwareDateTime()
+    caller_name = fields.String(allow_none=True)
+    channel = fields.String()
+    reason = fields.String()
+    callback_status = fields.String()
+    attempts = fields.Integer()
+    reached = fields.Boolean(allow_none=True)
+    solved = fields.Boolean(allow_none=True)
+    satisfaction = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    called_back_at = fields.AwareDateTime(allow_none=True)
+    called_back_by = fields.String(allow_none=True)
+
+
+class ProblemFlagRecordSchema(Schema):
+    at = fields.AwareDateTime()
+    transfers = fields.Integer()
+    reopens = fields.Integer()
+    reason = fields.String()
+
 # == end of area [supervision] ==
 
 

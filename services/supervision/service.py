@@ -12,15 +12,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nameko.dependency_providers import Config
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text, update
 
-from services.supervision import domain, urging
+from services.supervision import domain, supervising, urging
 from services.supervision.dependencies import Calendar, Policy, sweep_timer
 from services.supervision.models import (
     Callback,
+    CallerLink,
     Clock,
     Extension,
+    ProblemFlag,
+    Recheck,
     ReturnRequest,
+    SupervisionOrder,
     TicketState,
     Transition,
     Urge,
@@ -29,16 +33,27 @@ from services.supervision.models import (
 from services.supervision.schemas import (
     CallbackRecordSchema,
     CallbackSchema,
+    CallerLinkRecordSchema,
     ClockSchema,
     CloseSchema,
+    ExplanationSchema,
     ExtensionDecisionSchema,
     ExtensionRecordSchema,
     ExtensionRequestSchema,
+    LinkedCallbackSchema,
+    ProblemFlagRecordSchema,
+    RecheckRecordSchema,
+    RecheckResultSchema,
+    RecheckSchema,
+    ReopenSchema,
     ReturnDecisionSchema,
     ReturnRecordSchema,
     ReturnRequestSchema,
     StateSchema,
+    SuperviseSchema,
+    SupervisionOrderRecordSchema,
     TransitionSchema,
+    UrgeAnswerSchema,
     UrgeRecordSchema,
     UrgeSchema,
 )
@@ -59,6 +74,16 @@ _CLAIM_URGE = text(
     ":clock, :kind, :channel, :issued_at, :issuer, :note, :auto_key) "
     "ON CONFLICT (auto_key) DO NOTHING RETURNING id"
 ).bindparams(bindparam("issued_at", type_=UtcDateTime()))
+
+# the same claim for the one automatic 督办单 of an assignment (its handling breach)
+_CLAIM_SUPERVISION = text(
+    "INSERT INTO supervision_order (ticket_no, assignment_id, department_code, source, "
+    "opened_at, opened_by, note, explanation_due, escalate_at, auto_key) VALUES (:ticket_no, "
+    ":assignment_id, :department_code, :source, :opened_at, :opened_by, :note, "
+    ":explanation_due, :escalate_at, :auto_key) ON CONFLICT (auto_key) DO NOTHING RETURNING id"
+).bindparams(bindparam("opened_at", type_=UtcDateTime()),
+             bindparam("explanation_due", type_=UtcDateTime()),
+             bindparam("escalate_at", type_=UtcDateTime()))
 
 
 def _view(c: Clock) -> urging.ClockView:
@@ -178,6 +203,8 @@ class SupervisionService(Operations):
     @translate_db_errors
     def record_callback(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
         """回访: record one callback, then close, reopen (重办) or wait for the next attempt."""
+        if isinstance(payload, dict) and payload.get("link_id") is not None:
+            return self._record_linked_callback(ticket_no, payload, actor)  # a linked caller
         form = load_or_invalid(CallbackSchema(), payload)
         attributable = form.pop("attributable")
         bind(ticket_no=ticket_no)
@@ -362,6 +389,7 @@ class SupervisionService(Operations):
     def deadline_sweep(self) -> None:
         """Runs on every instance; the urge table's unique keys keep each urge exactly once."""
         self._sweep(utcnow(), int(self.settings.get("SWEEP_BATCH", 1000)))
+        self._supervision_sweep(utcnow(), int(self.settings.get("SWEEP_BATCH", 1000)))
 
     @rpc
     @translate_db_errors
@@ -372,7 +400,9 @@ class SupervisionService(Operations):
         of a given instant.
         """
         at = utcnow() if now is None else _parse_instant(now)
-        return self._sweep(at, limit)
+        result = self._sweep(at, limit)
+        self._supervision_sweep(at, limit)  # 督办单, escalation, 每月催办 (see that area)
+        return result
 
     @rpc
     @translate_db_errors
@@ -447,6 +477,437 @@ class SupervisionService(Operations):
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
     # (add this area's code between these two lines)
+    # -- facts from intake and dispatch (linked callers, 下派, 协办 opinions, 问题工单) ------------
+    @event_handler("ticket.linked", "assignment.passed_down", "assignment.opinion_submitted",
+                   "ticket.problem_flagged")
+    def on_supervision_fact(self, event: Event) -> None:
+        if not self.db.claim(event):
+            return
+        handler = getattr(self, "_apply_" + event.type.replace(".", "_"))
+        handler(event.data, event)
+        self.db.commit()
+
+    def _apply_ticket_linked(self, d: dict[str, Any], event: Event) -> None:
+        """重复来电: the linked caller becomes a callback target of their own."""
+        self._state_or_retry(d["ticket_no"])
+        if self.db.session.get(CallerLink, d["link_id"]) is None:
+            self.db.session.add(CallerLink(
+                link_id=d["link_id"], ticket_no=d["ticket_no"], linked_at=d["linked_at"],
+                caller_name=d["caller_name"], channel=d["channel"], reason=d["reason"],
+                callback_status="pending", attempts=0))
+
+    def _apply_assignment_passed_down(self, d: dict[str, Any], event: Event) -> None:
+        """下派: the new assignment takes over the old clock as it is (deadlines, thresholds,
+        return window, signature, overdue); the old clock stops."""
+        session = self.db.session
+        old = self._clock_or_retry(d["assignment_id"])
+        if session.get(Clock, d["new_assignment_id"]) is None:
+            new = Clock(assignment_id=d["new_assignment_id"], ticket_no=old.ticket_no,
+                        department_code=d["to_department"], role=d["role"], policy=old.policy,
+                        started_at=old.started_at, sign_due=old.sign_due,
+                        handle_due=old.handle_due, signed_at=old.signed_at,
+                        sign_warn_at=old.sign_warn_at, handle_warn_at=old.handle_warn_at,
+                        return_due=old.return_due, overdue=old.overdue)
+            # thresholds the old department was already urged for are not urged again
+            new.next_check_at = urging.next_check(_view(new), d["at"])
+            session.add(new)
+            self.db.emit("assignment.clocks_started", {
+                "assignment_id": new.assignment_id, "ticket_no": new.ticket_no,
+                "department_code": new.department_code, "role": new.role,
+                "started_at": new.started_at, "sign_due": new.sign_due,
+                "handle_due": new.handle_due, "policy": new.policy}, ticket_no=new.ticket_no)
+        old.stopped_at = old.stopped_at or d["at"]
+        old.next_check_at = None
+
+    def _apply_assignment_opinion_submitted(self, d: dict[str, Any], event: Event) -> None:
+        """协办意见: the assist's answer is its opinion; its handling clock stops like a reply."""
+        clock = self._clock_or_retry(d["assignment_id"])
+        if clock.role != "assist":  # only the lead's reply stops the lead's clock
+            return
+        clock.replied_at = clock.replied_at or d["submitted_at"]
+        clock.next_check_at = urging.next_check(_view(clock), d["submitted_at"])
+
+    def _apply_ticket_problem_flagged(self, d: dict[str, Any], event: Event) -> None:
+        """问题工单: flagged in the order's history and put under supervision (督办单)."""
+        session = self.db.session
+        state = self._state_or_retry(d["ticket_no"])
+        session.add(ProblemFlag(ticket_no=state.ticket_no, at=d["at"], transfers=d["transfers"],
+                                reopens=d["reopens"], reason=d["reason"]))
+        # a transition-like record: the status does not change, the history shows the flag
+        session.add(Transition(ticket_no=state.ticket_no, from_status=state.status,
+                               to_status=state.status, at=d["at"], actor="system",
+                               reason=f"问题工单 problem order: {d['reason']}"))
+        leads = list(session.scalars(select(Clock).where(
+            Clock.ticket_no == state.ticket_no, Clock.role == "lead", Clock.replied_at.is_(None),
+            Clock.stopped_at.is_(None)).order_by(Clock.assignment_id)))
+        for clock in leads or [None]:  # no open lead (e.g. awaiting re-dispatch): order-level
+            self._open_supervision(state.ticket_no, clock, "problem", "system", d["reason"],
+                                   d["at"])
+
+    # -- 督办单 ---------------------------------------------------------------------------------
+    @rpc
+    @translate_db_errors
+    def supervise(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
+        """督办 by hand: a 督办单 for each open assignment of the order (or the one named) that
+        has no active 督办单 yet."""
+        form = load_or_invalid(SuperviseSchema(), payload or {})
+        bind(ticket_no=ticket_no)
+        session = self.db.session
+        state = self._state(ticket_no)
+        stmt = select(Clock).where(Clock.ticket_no == ticket_no)
+        if form["assignment_id"] is not None:
+            stmt = stmt.where(Clock.assignment_id == form["assignment_id"])
+            if session.scalar(stmt) is None:
+                raise NotFound(f"任务不存在 assignment {form['assignment_id']} not found",
+                               {"assignment_id": form["assignment_id"]})
+        clocks = list(session.scalars(stmt.where(Clock.replied_at.is_(None),
+                                                 Clock.stopped_at.is_(None))
+                                      .order_by(Clock.assignment_id)))
+        if not clocks:
+            raise Conflict("没有待办的承办任务可督办 no open assignment to supervise",
+                           {"action": "supervise", "state": state.status})
+        now = utcnow()
+        made = []
+        for clock in clocks:
+            active = session.scalar(select(SupervisionOrder.id).where(
+                SupervisionOrder.assignment_id == clock.assignment_id,
+                SupervisionOrder.escalated_at.is_(None), SupervisionOrder.resolved_at.is_(None)))
+            if active is None:
+                made.append(self._open_supervision(ticket_no, clock, "manual", actor,
+                                                   form["note"], now))
+        if not made:
+            raise Conflict("已在督办中 (every open assignment already has an active 督办单)",
+                           {"action": "supervise", "state": "supervised"})
+        self.db.commit()
+        return {"supervision_orders": [self._order_record(o) for o in made if o is not None]}
+
+    @rpc
+    @translate_db_errors
+    def explain_supervision(self, order_id: int, department_code: str, payload: dict[str, Any],
+                            actor: str) -> dict[str, Any]:
+        """督办说明 by the supervised department (another department's is not found)."""
+        form = load_or_invalid(ExplanationSchema(), payload)
+        session = self.db.session
+        order = session.get(SupervisionOrder, order_id)
+        if order is None or order.department_code != department_code:
+            raise NotFound(f"督办单不存在 supervision order {order_id} not found",
+                           {"supervision_order_id": order_id})
+        bind(ticket_no=order.ticket_no)
+        supervising.check_explanation(order.explained_at)
+        now = utcnow()
+        order.explanation, order.explained_at, order.explained_by = form["explanation"], now, actor
+        self.db.emit("supervision.explanation_given", {
+            "ticket_no": order.ticket_no, "supervision_order_id": order.id,
+            "assignment_id": order.assignment_id, "department_code": order.department_code,
+            "explanation": order.explanation, "at": now, "actor": actor,
+            "late": supervising.explanation_late(now, order.explanation_due)},
+            ticket_no=order.ticket_no)
+        self.db.commit()
+        return self._order_record(order)
+
+    @rpc
+    @translate_db_errors
+    def department_supervision(self, department_code: str) -> dict[str, Any]:
+        """What a department must answer: its 督办单 not yet resolved and its unanswered urges
+        (newest first, at most 200 of each)."""
+        session = self.db.session
+        orders = session.scalars(select(SupervisionOrder).where(
+            SupervisionOrder.department_code == department_code,
+            SupervisionOrder.resolved_at.is_(None)).order_by(SupervisionOrder.id.desc())
+            .limit(200))
+        urges = session.scalars(select(Urge).where(
+            Urge.department_code == department_code, Urge.answered_at.is_(None))
+            .order_by(Urge.id.desc()).limit(200))
+        return {"supervision_orders": [r for r in (self._order_record(o) for o in orders)
+                                       if r["state"] != "resolved"],
+                "urges": UrgeRecordSchema(many=True).dump(list(urges))}
+
+    # -- urge answers (催办答复) --------------------------------------------------------------------
+    @rpc
+    @translate_db_errors
+    def answer_urge(self, urge_id: int, department_code: str, payload: dict[str, Any],
+                    actor: str) -> dict[str, Any]:
+        """The urged department answers an urge, once (another department's is not found)."""
+        form = load_or_invalid(UrgeAnswerSchema(), payload)
+        urge = self.db.session.get(Urge, urge_id)
+        if urge is None or urge.department_code != department_code:
+            raise NotFound(f"催办记录不存在 urge {urge_id} not found", {"urge_id": urge_id})
+        bind(ticket_no=urge.ticket_no)
+        if urge.answered_at is not None:
+            raise Conflict("该催办已答复 (the urge was already answered)",
+                           {"action": "answer_urge", "state": "answered"})
+        now = utcnow()
+        urge.answer, urge.answered_at, urge.answered_by = form["answer"], now, actor
+        self.db.emit("ticket.urge_answered", {
+            "ticket_no": urge.ticket_no, "urge_id": urge.id, "assignment_id": urge.assignment_id,
+            "department_code": urge.department_code, "answer": urge.answer, "at": now,
+            "actor": actor}, ticket_no=urge.ticket_no)
+        self.db.commit()
+        return UrgeRecordSchema().dump(urge)
+
+    # -- 重办 by hand ----------------------------------------------------------------------------
+    @rpc
+    @translate_db_errors
+    def reopen(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
+        """重办 by a supervisor: a replied order goes back to its lead department, the same path
+        as an unsatisfied callback (dispatch opens a new round on ``ticket.reopened``)."""
+        form = load_or_invalid(ReopenSchema(), payload or {})
+        bind(ticket_no=ticket_no)
+        state = self._state(ticket_no)
+        self._move(state, "reopen", actor, f"重办 reopened: {form['reason']}")
+        self.db.emit("ticket.reopened", {"ticket_no": ticket_no, "at": utcnow(), "actor": actor,
+                                         "reason": form["reason"]}, ticket_no=ticket_no)
+        self.db.commit()
+        return StateSchema().dump(state)
+
+    # -- 回头看 ----------------------------------------------------------------------------------
+    @rpc
+    @translate_db_errors
+    def pick_recheck(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
+        """Pick a closed order for 回头看; the re-check is its own record."""
+        form = load_or_invalid(RecheckSchema(), payload or {})
+        bind(ticket_no=ticket_no)
+        recheck = self._pick_recheck(ticket_no, form["note"], actor, utcnow())
+        self.db.commit()
+        return RecheckRecordSchema().dump(recheck)
+
+    @rpc
+    @translate_db_errors
+    def pick_rechecks(self, ticket_nos: list[str], payload: dict[str, Any],
+                      actor: str) -> dict[str, Any]:
+        """Pick several closed orders for 回头看 at once: all of them or none."""
+        form = load_or_invalid(RecheckSchema(), payload or {})
+        if not isinstance(ticket_nos, list) or not ticket_nos or not all(
+                isinstance(n, str) for n in ticket_nos) or len(ticket_nos) > 200:
+            raise Invalid.fields({"ticket_nos": ["须为1到200个工单号 a list of 1..200 order numbers"]})
+        now = utcnow()
+        made = [self._pick_recheck(no, form["note"], actor, now) for no in dict.fromkeys(ticket_nos)]
+        self.db.commit()
+        return {"rechecks": RecheckRecordSchema(many=True).dump(made)}
+
+    @rpc
+    @translate_db_errors
+    def record_recheck(self, recheck_id: int, payload: dict[str, Any],
+                       actor: str) -> dict[str, Any]:
+        """The finding of a 回头看 (confirmed | problem_found); the closure is not touched."""
+        form = load_or_invalid(RecheckResultSchema(), payload)
+        recheck = self.db.session.get(Recheck, recheck_id)
+        if recheck is None:
+            raise NotFound(f"回头看记录不存在 recheck {recheck_id} not found",
+                           {"recheck_id": recheck_id})
+        bind(ticket_no=recheck.ticket_no)
+        supervising.check_recheck_result(recheck.finding is not None)
+        now = utcnow()
+        recheck.finding, recheck.result_note = form["finding"], form["note"]
+        recheck.recorded_at, recheck.recorded_by = now, actor
+        self.db.emit("ticket.rechecked", {
+            "ticket_no": recheck.ticket_no, "recheck_id": recheck.id, "finding": recheck.finding,
+            "note": recheck.result_note, "at": now, "actor": actor}, ticket_no=recheck.ticket_no)
+        self.db.commit()
+        return RecheckRecordSchema().dump(recheck)
+
+    def _pick_recheck(self, ticket_no: str, note: str | None, actor: str,
+                      now: datetime) -> Recheck:
+        session = self.db.session
+        state = self._state(ticket_no)
+        pending = session.scalar(select(Recheck.id).where(Recheck.ticket_no == ticket_no,
+                                                          Recheck.finding.is_(None)))
+        supervising.check_recheck(state.status, pending is not None)
+        recheck = Recheck(ticket_no=ticket_no, picked_at=now, picked_by=actor, note=note)
+        session.add(recheck)
+        session.flush()
+        return recheck
+
+    # -- linked callers' callbacks -----------------------------------------------------------------
+    def _record_linked_callback(self, ticket_no: str, payload: dict[str, Any],
+                                actor: str) -> dict[str, Any]:
+        """回访 of one linked caller: recorded and announced; the order's status is untouched."""
+        form = load_or_invalid(LinkedCallbackSchema(), payload)
+        form.pop("attributable")
+        bind(ticket_no=ticket_no)
+        link = self.db.session.get(CallerLink, form.pop("link_id"))
+        if link is None or link.ticket_no != ticket_no:
+            raise NotFound(f"关联来电不存在 linked caller {payload.get('link_id')} not found",
+                           {"link_id": payload.get("link_id")})
+        state = self._state(ticket_no)
+        supervising.check_linked_callback(state.status, link.callback_status)
+        domain.check_callback("replied", form["reached"], form["solved"], form["satisfaction"])
+        now = utcnow()
+        link.attempts += 1
+        link.reached, link.solved, link.satisfaction, link.note = (
+            form["reached"], form["solved"], form["satisfaction"], form["note"])
+        link.called_back_at, link.called_back_by = now, actor
+        link.callback_status = supervising.linked_callback_status(form["reached"], link.attempts)
+        self.db.emit("ticket.linked_callback_recorded", {
+            "ticket_no": ticket_no, "link_id": link.link_id, "at": now, "actor": actor, **form},
+            ticket_no=ticket_no)
+        self.db.commit()
+        return {**StateSchema().dump(state), "outcome": "linked_" + link.callback_status,
+                "caller": CallerLinkRecordSchema().dump(link)}
+
+    # -- the sweep's supervision duties (督办单 at breach, escalation, 每月催办) ---------------------
+    @rpc
+    @translate_db_errors
+    def supervision_sweep(self, now: str | None = None, limit: int = 1000) -> dict[str, int]:
+        """Only the supervision duties of :meth:`sweep`, with their counts."""
+        at = utcnow() if now is None else _parse_instant(now)
+        return self._supervision_sweep(at, limit)
+
+    def _supervision_sweep(self, now: datetime, limit: int) -> dict[str, int]:
+        """Each duty in its own transaction; each safe with several instances at once."""
+        return {"supervised": self._open_overdue_supervision(now, limit),
+                "escalated": self._escalate_due(now, limit),
+                "monthly": self._monthly_urges(now, limit)}
+
+    def _open_overdue_supervision(self, now: datetime, limit: int) -> int:
+        session = self.db.session
+        has_order = select(SupervisionOrder.id).where(
+            SupervisionOrder.assignment_id == Clock.assignment_id).exists()
+        clocks = list(session.scalars(
+            select(Clock).join(TicketState, TicketState.ticket_no == Clock.ticket_no)
+            .where(Clock.overdue.is_(True), Clock.handle_due <= now, Clock.replied_at.is_(None),
+                   Clock.stopped_at.is_(None), ~has_order,
+                   TicketState.status.not_in(supervising.NOT_WITH_DEPARTMENTS))
+            .order_by(Clock.assignment_id).limit(limit)))
+        opened = sum(self._open_supervision(c.ticket_no, c, "breach", "system", None, now,
+                                            key=supervising.auto_key(c.assignment_id))
+                     is not None for c in clocks)
+        self.db.commit()
+        return opened
+
+    def _escalate_due(self, now: datetime, limit: int) -> int:
+        session = self.db.session
+        orders = list(session.scalars(select(SupervisionOrder).where(
+            SupervisionOrder.escalated_at.is_(None), SupervisionOrder.resolved_at.is_(None),
+            SupervisionOrder.escalate_at <= now).order_by(SupervisionOrder.id).limit(limit)))
+        escalated = 0
+        for order in orders:
+            if not self._still_overdue(order):
+                order.resolved_at = now
+                continue
+            # the claim: of two instances, the second updates nothing (PostgreSQL makes it
+            # wait for the first's commit and re-checks the condition)
+            claimed = session.execute(
+                update(SupervisionOrder).where(SupervisionOrder.id == order.id,
+                                               SupervisionOrder.escalated_at.is_(None))
+                .values(escalated_at=now).execution_options(synchronize_session=False))
+            if claimed.rowcount != 1:
+                continue
+            escalated += 1
+            self.db.emit("ticket.escalated", {
+                "ticket_no": order.ticket_no, "supervision_order_id": order.id,
+                "assignment_id": order.assignment_id, "department_code": order.department_code,
+                "opened_at": order.opened_at, "at": now,
+                "reason": "督办后仍未答复 still not replied after the 督办单"},
+                ticket_no=order.ticket_no)
+        self.db.commit()
+        return escalated
+
+    def _monthly_urges(self, now: datetime, limit: int) -> int:
+        session = self.db.session
+        calendar = self.calendar(session)
+        start = supervising.month_start(now, calendar)
+        today = now.astimezone(calendar.tz).date()
+        if today < supervising.first_workday_of_month(now, calendar):
+            return 0
+        urged = select(Urge.id).where(Urge.assignment_id == Clock.assignment_id,
+                                      Urge.issued_at >= start).exists()
+        stmt = (select(Clock).join(TicketState, TicketState.ticket_no == Clock.ticket_no)
+                .where(Clock.replied_at.is_(None), Clock.stopped_at.is_(None),
+                       Clock.started_at <= now, ~urged,
+                       TicketState.status.not_in(supervising.NOT_WITH_DEPARTMENTS)))
+        if today < supervising.last_workday_of_month(now, calendar):
+            stmt = stmt.where(Clock.started_at < start)  # this month's are urged at its end
+        made = 0
+        for clock in session.scalars(stmt.order_by(Clock.assignment_id).limit(limit)):
+            if not supervising.monthly_urge_due(clock.started_at, False, now, calendar):
+                continue
+            which = "sign" if clock.signed_at is None else "handle"
+            note = "每月催办 monthly urge"
+            inserted = session.execute(_CLAIM_URGE, {
+                "ticket_no": clock.ticket_no, "assignment_id": clock.assignment_id,
+                "department_code": clock.department_code, "clock": which, "kind": "monthly",
+                "channel": "system", "issued_at": now, "issuer": "system", "note": note,
+                "auto_key": supervising.monthly_key(clock.assignment_id, now, calendar)}).first()
+            if inserted is None:
+                continue  # another instance urged it this month already
+            made += 1
+            self.db.emit("ticket.urged", {
+                "ticket_no": clock.ticket_no, "urge_id": inserted[0],
+                "assignment_id": clock.assignment_id, "department_code": clock.department_code,
+                "clock": which, "kind": "monthly", "channel": "system", "issued_at": now,
+                "issuer": "system", "note": note}, ticket_no=clock.ticket_no)
+        self.db.commit()
+        return made
+
+    def _open_supervision(self, ticket_no: str, clock: Clock | None, source: str, actor: str,
+                          note: str | None, now: datetime,
+                          key: str | None = None) -> SupervisionOrder | None:
+        """One 督办单; with ``key``, only if no instance opened that one already."""
+        session = self.db.session
+        due, escalate_at = self.policy.supervision_deadlines(now, self.calendar(session))
+        values = {"ticket_no": ticket_no,
+                  "assignment_id": clock.assignment_id if clock is not None else None,
+                  "department_code": clock.department_code if clock is not None else None,
+                  "source": source, "opened_at": now, "opened_by": actor, "note": note,
+                  "explanation_due": due, "escalate_at": escalate_at, "auto_key": key}
+        if key is not None:
+            inserted = session.execute(_CLAIM_SUPERVISION, values).first()
+            if inserted is None:
+                return None
+            order = session.get(SupervisionOrder, inserted[0])
+        else:
+            order = SupervisionOrder(**values)
+            session.add(order)
+            session.flush()
+        self.db.emit("ticket.supervised", {
+            "ticket_no": ticket_no, "supervision_order_id": order.id,
+            "assignment_id": order.assignment_id, "department_code": order.department_code,
+            "source": source, "opened_at": now, "opened_by": actor, "explanation_due": due,
+            "escalate_at": escalate_at, "note": note}, ticket_no=ticket_no)
+        return order
+
+    def _still_overdue(self, order: SupervisionOrder) -> bool:
+        """Still with the department and not done: an assist that never gave its opinion is
+        no longer overdue once the order was replied (the lead answered for everyone)."""
+        session = self.db.session
+        state = session.get(TicketState, order.ticket_no)
+        if state is None or state.status in supervising.NOT_WITH_DEPARTMENTS:
+            return False
+        if order.assignment_id is None:
+            return True
+        clock = session.get(Clock, order.assignment_id)
+        return clock is not None and supervising.still_overdue(clock.replied_at is not None,
+                                                               clock.stopped_at is not None)
+
+    def _order_record(self, order: SupervisionOrder) -> dict[str, Any]:
+        resolved = order.resolved_at is not None or (
+            order.escalated_at is None and not self._still_overdue(order))
+        record: dict[str, Any] = SupervisionOrderRecordSchema().dump(order)
+        record["state"] = supervising.order_state(order.explained_at is not None,
+                                                  order.escalated_at is not None, resolved)
+        record["explanation_late"] = (None if order.explained_at is None else
+                                      supervising.explanation_late(order.explained_at,
+                                                                   order.explanation_due))
+        return record
+
+    def _supervision_state(self, ticket_no: str) -> dict[str, Any]:
+        """What :meth:`get_state` shows of this area; lists carry ``department_code`` where a
+        department may see only its own (督办单; urges already do)."""
+        session = self.db.session
+        orders = session.scalars(select(SupervisionOrder).where(
+            SupervisionOrder.ticket_no == ticket_no).order_by(SupervisionOrder.id))
+        rechecks = session.scalars(select(Recheck).where(Recheck.ticket_no == ticket_no)
+                                   .order_by(Recheck.id))
+        callers = session.scalars(select(CallerLink).where(CallerLink.ticket_no == ticket_no)
+                                  .order_by(CallerLink.link_id))
+        flags = list(session.scalars(select(ProblemFlag).where(ProblemFlag.ticket_no == ticket_no)
+                                     .order_by(ProblemFlag.id)))
+        return {"supervision_orders": [self._order_record(o) for o in orders],
+                "rechecks": RecheckRecordSchema(many=True).dump(list(rechecks)),
+                "callers": CallerLinkRecordSchema(many=True).dump(list(callers)),
+                "problem": bool(flags),
+                "problem_flags": ProblemFlagRecordSchema(many=True).dump(flags)}
     # == end of area [supervision] ==
 
     # -- queries -------------------------------------------------------------------------------
@@ -473,7 +934,8 @@ class SupervisionService(Operations):
                 "callbacks": CallbackRecordSchema(many=True).dump(list(callbacks)),
                 "urges": UrgeRecordSchema(many=True).dump(list(urges)),
                 "extensions": ExtensionRecordSchema(many=True).dump(list(extensions)),
-                "returns": ReturnRecordSchema(many=True).dump(list(returns))}
+                "returns": ReturnRecordSchema(many=True).dump(list(returns)),
+                **self._supervision_state(ticket_no)}
 
     @rpc
     @translate_db_errors

@@ -101,6 +101,28 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ticket.problem_flagged": {
         "ticket_no": TICKET, "at": AT, "transfers": 2, "reopens": 1,
         "reason": "转办/重办达3次 问题工单"},
+    "ticket.supervised": {
+        "ticket_no": TICKET, "supervision_order_id": 4, "assignment_id": 5,
+        "department_code": "chengguan", "source": "breach", "opened_at": AT, "opened_by": "system",
+        "explanation_due": AT + timedelta(days=2), "escalate_at": AT + timedelta(days=7),
+        "note": None},
+    "supervision.explanation_given": {
+        "ticket_no": TICKET, "supervision_order_id": 4, "assignment_id": 5,
+        "department_code": "chengguan", "explanation": "现场勘查耽误", "at": AT, "actor": "cg1",
+        "late": False},
+    "ticket.escalated": {
+        "ticket_no": TICKET, "supervision_order_id": 4, "assignment_id": 5,
+        "department_code": "chengguan", "opened_at": AT, "at": AT + timedelta(days=7),
+        "reason": "督办后5个工作日仍未答复"},
+    "ticket.urge_answered": {
+        "ticket_no": TICKET, "urge_id": 3, "assignment_id": 5, "department_code": "chengguan",
+        "answer": "已安排人员处理", "at": AT, "actor": "cg1"},
+    "ticket.rechecked": {
+        "ticket_no": TICKET, "recheck_id": 1, "finding": "confirmed", "note": "整改到位",
+        "at": AT, "actor": "sup1"},
+    "ticket.linked_callback_recorded": {
+        "ticket_no": TICKET, "link_id": 1, "at": AT, "actor": "sup1", "reached": True,
+        "solved": True, "satisfaction": "satisfied", "note": None},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).
@@ -116,6 +138,9 @@ DATETIME_FIELD = {
     "assignment.return_requested": "at", "assignment.return_decided": "at",
     "ticket.linked": "linked_at", "ticket.hotspot_raised": "at", "assignment.passed_down": "at",
     "assignment.opinion_submitted": "submitted_at", "ticket.problem_flagged": "at",
+    "ticket.supervised": "opened_at", "supervision.explanation_given": "at",
+    "ticket.escalated": "at", "ticket.urge_answered": "at", "ticket.rechecked": "at",
+    "ticket.linked_callback_recorded": "at",
 }
 
 
