@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.gateway.access import audit
 from services.gateway.models import AuditEntry, User
 from shared.errors import Invalid, NotFound
+from shared.events import utcnow
 
 
 def is_cleared(uow: Any, username: str) -> bool:
@@ -32,10 +32,11 @@ def set_clearance(uow: Any, username: str, cleared: bool, actor: str,
                 f"角色 {user.role} 无需单独授权 only {', '.join(sorted(clearable))} users are "
                 "cleared one by one"]})
         user.cleared_confidential = cleared
+        uow.session.add(AuditEntry(at=utcnow(), actor=actor, action="user.clearance",
+                                   target=username, detail={"cleared_confidential": cleared}))
         uow.commit()
     finally:
         uow.rollback()
-    audit(uow, actor, "user.clearance", username, {"cleared_confidential": cleared})
     return {"username": username, "cleared_confidential": cleared}
 
 
@@ -59,8 +60,8 @@ def list_audit(uow: Any, args: dict[str, str]) -> dict[str, Any]:
         items = [{"id": e.id, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
                   "target": e.target, "detail": e.detail or {}} for e in rows]
     finally:
-        uow.rollback()
-    return {"items": items, "next_cursor": str(rows[-1].id) if more else None}
+        uow.rollback()  # (expires the rows: only ``items`` is read below)
+    return {"items": items, "next_cursor": str(items[-1]["id"]) if more else None}
 
 
 def _int(text: str, name: str, low: int, high: int | None, errors: dict[str, list[str]]) -> int:

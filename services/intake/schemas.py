@@ -112,7 +112,11 @@ def _valid_phone(value: str) -> None:
 
 
 class DraftSchema(Schema):
-    """A call being taken (重复来电 check): whatever the agent has typed so far."""
+    """A call being taken (重复来电 check): whatever the agent has typed so far. The console
+    sends the registration form as it stands, so its other fields are ignored, not refused."""
+
+    class Meta:
+        unknown = EXCLUDE
 
     phone = fields.String(load_default=None, allow_none=True, validate=_valid_phone)
     category = fields.String(load_default=None, allow_none=True,
