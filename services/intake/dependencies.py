@@ -9,20 +9,20 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 
-from services.intake.similarity import DEFAULT_THRESHOLD, Segmenter
+from services.intake.similarity import DEFAULT_MIN_FREQ, DEFAULT_THRESHOLD, Segmenter
 
-_SEGMENTER: Segmenter | None = None
+_SEGMENTERS: dict[int, Segmenter] = {}
 _SEGMENTER_LOCK = threading.Lock()
 
 
-def shared_segmenter() -> Segmenter:
-    """The process's one loaded :class:`Segmenter` (jieba's dictionary is ≈80 MB in memory:
-    two containers of intake in one process share it)."""
-    global _SEGMENTER
+def shared_segmenter(min_freq: int = DEFAULT_MIN_FREQ) -> Segmenter:
+    """The process's one loaded :class:`Segmenter` per dictionary (jieba's dictionary is tens
+    of MB in memory: two containers of intake in one test process share it)."""
     with _SEGMENTER_LOCK:
-        if _SEGMENTER is None:
-            _SEGMENTER = Segmenter().load()
-        return _SEGMENTER
+        segmenter = _SEGMENTERS.get(min_freq)
+        if segmenter is None:
+            segmenter = _SEGMENTERS[min_freq] = Segmenter(min_freq=min_freq).load()
+        return segmenter
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class RepeatCallSettings:
     max_compared: int = 200
     max_candidates: int = 10
     hotspot_callers: int = 3
+    dictionary_min_freq: int = DEFAULT_MIN_FREQ
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> RepeatCallSettings:
@@ -42,7 +43,8 @@ class RepeatCallSettings:
                    window=timedelta(days=float(c.get("WINDOW_DAYS", 30))),
                    max_compared=int(c.get("MAX_COMPARED", 200)),
                    max_candidates=int(c.get("MAX_CANDIDATES", 10)),
-                   hotspot_callers=int(c.get("HOTSPOT_CALLERS", 3)))
+                   hotspot_callers=int(c.get("HOTSPOT_CALLERS", 3)),
+                   dictionary_min_freq=int(c.get("DICTIONARY_MIN_FREQ", DEFAULT_MIN_FREQ)))
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ class RepeatCalls(DependencyProvider):
     """Injects the :class:`Matcher`; loads jieba's dictionary in ``setup()``, once."""
 
     def setup(self) -> None:
-        self.matcher = Matcher(shared_segmenter(),
-                               RepeatCallSettings.from_config(self.container.config))
+        settings = RepeatCallSettings.from_config(self.container.config)
+        self.matcher = Matcher(shared_segmenter(settings.dictionary_min_freq), settings)
 
     def get_dependency(self, worker_ctx: Any) -> Matcher:
         return self.matcher

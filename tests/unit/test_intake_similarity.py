@@ -8,6 +8,7 @@ territory, same category: exactly what the candidate query lets through) must sc
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -25,6 +26,7 @@ from services.intake.similarity import (
     load_tokens,
     rank,
     similarity,
+    trimmed_dictionary,
 )
 
 SAME_MATTER = [
@@ -99,6 +101,14 @@ class TestSegmentation:
     def test_the_process_loads_one_segmenter(self) -> None:
         assert shared_segmenter() is shared_segmenter()
 
+    def test_trimmed_dictionary_drops_rare_words_keeps_characters(self, tmp_path: Any) -> None:
+        path = trimmed_dictionary(1000, str(tmp_path))
+        assert trimmed_dictionary(1000, str(tmp_path)) == path  # written once
+        with open(path, encoding="utf-8") as f:
+            entries = [line.split(" ")[:2] for line in f]
+        assert entries and all(len(w) == 1 or int(freq) >= 1000 for w, freq in entries)
+        assert any(len(w) == 1 and int(freq) < 1000 for w, freq in entries)
+
 
 class TestThreshold:
     @pytest.mark.parametrize("first, second", SAME_MATTER)
@@ -117,11 +127,18 @@ class TestThreshold:
                         for a, b in DIFFERENT_MATTER_SAME_STREET)
         assert different + 0.1 < DEFAULT_THRESHOLD < same - 0.1
 
+    def test_the_full_dictionary_makes_the_same_decisions(self, seg: Segmenter) -> None:
+        full = shared_segmenter(min_freq=1)
+        for a, b in SAME_MATTER + DIFFERENT_MATTER_SAME_STREET:
+            trimmed_says = similarity(seg.tokens(a), seg.tokens(b)) >= DEFAULT_THRESHOLD
+            assert (similarity(full.tokens(a), full.tokens(b)) >= DEFAULT_THRESHOLD) is trimmed_says
+
     def test_configured_threshold_is_read(self) -> None:
         s = RepeatCallSettings.from_config({"REPEAT_CALLS": {"SIMILARITY_THRESHOLD": 0.6,
                                                              "WINDOW_DAYS": 7,
                                                              "HOTSPOT_CALLERS": 5}})
         assert (s.threshold, s.window, s.hotspot_callers) == (0.6, timedelta(days=7), 5)
+        assert s.dictionary_min_freq == 5
         assert RepeatCallSettings.from_config({}).threshold == DEFAULT_THRESHOLD
 
 
