@@ -234,7 +234,8 @@ class GatewayService:
         body = read_json(request)
         ticket = self.intake.get_ticket(ticket_no)
         self._require_confidential_clearance(who, ticket, None)
-        return 201, self.intake.link_call(ticket_no, body, who.as_actor())
+        result = self.intake.link_call(ticket_no, body, who.as_actor())
+        return (200 if result["replayed"] else 201), result
 
     @route("POST", "/api/v1/tickets/<ticket_no>/unmask", summary="查看完整号码（留痕） Reveal "
            "the caller's full phone number, with a reason written to the audit log",

@@ -134,8 +134,14 @@ def weight(token: str) -> float:
     return MATTER_WEIGHT if token in MATTER_WORDS else 1.0
 
 
+def _weighted_size(tokens: frozenset[str] | set[str]) -> float:
+    """``Σ weight(t)²`` over a set, with set operations only (this runs for every compared
+    order): the plain words count 1 each, the matter words ``MATTER_WEIGHT²``."""
+    return len(tokens) + (MATTER_WEIGHT ** 2 - 1) * len(tokens & MATTER_WORDS)
+
+
 def similarity(a: frozenset[str], b: frozenset[str]) -> float:
-    """Weighted cosine of two token sets, in [0, 1].
+    """Weighted cosine of two token sets (weights: :func:`weight`), in [0, 1].
 
     When both texts name matters and they name none in common (烧烤油烟 vs 广场舞), the score
     is halved: they share only the place and the circumstances.
@@ -143,9 +149,10 @@ def similarity(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     common = a & b
-    score = sum(weight(t) ** 2 for t in common) / math.sqrt(
-        sum(weight(t) ** 2 for t in a) * sum(weight(t) ** 2 for t in b))
-    if (a & MATTER_WORDS) and (b & MATTER_WORDS) and not (common & MATTER_WORDS):
+    if not common:
+        return 0.0
+    score = _weighted_size(common) / math.sqrt(_weighted_size(a) * _weighted_size(b))
+    if not (common & MATTER_WORDS) and (a & MATTER_WORDS) and (b & MATTER_WORDS):
         score *= DISJOINT_MATTER_FACTOR
     return score
 
