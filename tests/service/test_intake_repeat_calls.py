@@ -185,3 +185,17 @@ class TestCallerHistory:
         assert history["total"] == 3
         with pytest.raises(Invalid):
             worker.caller_history({"phone": "x"})
+
+
+class TestConfidentialListing:
+    def test_hidden_unless_registered_by_the_listing_agent(self, intake: Any) -> None:
+        worker, _, _ = intake
+        plain = worker.register_ticket(LAMP, "agent1")["ticket_no"]
+        secret = worker.register_ticket({**BBQ, "confidential": True}, "agent1")["ticket_no"]
+        listed = worker.list_tickets
+        assert [t["ticket_no"] for t in listed({})["items"]] == [secret, plain]
+        assert [t["ticket_no"] for t in listed({"hide_confidential": True})["items"]] == [plain]
+        assert [t["ticket_no"] for t in listed({"hide_confidential": True,
+                                                "own_agent": "agent1"})["items"]] == [secret, plain]
+        assert [t["ticket_no"] for t in listed({"hide_confidential": True,
+                                                "own_agent": "agent2"})["items"]] == [plain]
