@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     Index,
@@ -57,6 +58,8 @@ class Ticket(Base):
     resolution_article_id: Mapped[int | None] = mapped_column(Integer)
     # 保密: the caller asked that their identity be kept from the departments (not 涉密)
     caller_privacy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # 关联的历史工单: earlier orders the agent named as related at registration
+    related_ticket_nos: Mapped[list[str] | None] = mapped_column(JSON)
     # the folded token set of title + content, kept from registration so that matching a new
     # call never re-segments the open orders (services/intake/similarity.py)
     tokens: Mapped[str | None] = mapped_column(Text)

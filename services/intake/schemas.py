@@ -41,6 +41,8 @@ class RegistrationSchema(Schema):
                                    validate=validate.Length(max=32))
     confidential = fields.Boolean(load_default=False)
     caller_privacy = fields.Boolean(load_default=False)
+    related_ticket_nos = fields.List(fields.String(validate=validate.Length(min=1, max=20)),
+                                     load_default=list, validate=validate.Length(max=20))
     call_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
     recording_ref = fields.String(load_default=None, allow_none=True,
                                   validate=validate.Length(max=200))
@@ -88,6 +90,7 @@ class TicketSchema(Schema):
     resolution = fields.String(allow_none=True)
     resolution_article_id = fields.Integer(allow_none=True)
     caller_privacy = fields.Boolean()
+    related_ticket_nos = fields.List(fields.String(), allow_none=True)
 
 
 class ListFilterSchema(Schema):

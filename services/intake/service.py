@@ -24,7 +24,7 @@ from services.intake.schemas import (
     TicketSchema,
 )
 from shared.database import Database, translate_db_errors
-from shared.errors import Conflict, NotFound, load_or_invalid
+from shared.errors import Conflict, Invalid, NotFound, load_or_invalid
 from shared.events import Event, utcnow
 from shared.logs import LogContext, bind
 from shared.messaging import event_handler
@@ -67,6 +67,12 @@ class IntakeService(Operations):
         session = self.db.session
         now = utcnow()
         phone = domain.normalize_phone(form["phone"])
+        named = list(dict.fromkeys(form["related_ticket_nos"]))
+        if named:
+            known = set(session.scalars(select(Ticket.ticket_no).where(Ticket.ticket_no.in_(named))))
+            if unknown := [n for n in named if n not in known]:
+                raise Invalid.fields({"related_ticket_nos": [
+                    f"工单不存在 unknown orders: {', '.join(unknown)}"]})
         title = form["title"] or _title_from(form["content"])
         tokens = self.repeat_calls.tokens(title, form["content"])
         # 重复来电 is shown, not enforced: the agent links or registers anyway
@@ -81,7 +87,8 @@ class IntakeService(Operations):
             caller_name=form["caller_name"], phone=phone,
             address=form["address"], territory_code=form["territory_code"],
             confidential=form["confidential"], caller_privacy=form["caller_privacy"],
-            agent=actor, call_id=form["call_id"], recording_ref=form["recording_ref"],
+            related_ticket_nos=named, agent=actor, call_id=form["call_id"],
+            recording_ref=form["recording_ref"],
             idempotency_key=idempotency_key, tokens=similarity.dump_tokens(tokens),
             is_open=not form["resolution"], state_sequence=0)
         resolution = form["resolution"]

@@ -62,6 +62,17 @@ class TestRegistrationKeepsTokensAndShowsRelated:
         registered = [e for e in outbox(db) if e["type"] == "ticket.registered"]
         assert [e["data"]["caller_privacy"] for e in registered] == [False, True]
 
+    def test_earlier_orders_named_as_related_must_exist(self, intake: Any) -> None:
+        worker, _, db = intake
+        first = worker.register_ticket(BBQ, "agent1")["ticket_no"]
+        second = worker.register_ticket({**BBQ_AGAIN, "related_ticket_nos": [first, first]},
+                                        "agent1")
+        assert second["related_ticket_nos"] == [first]
+        assert outbox(db)[-1]["data"]["related_ticket_nos"] == [first]
+        with pytest.raises(Invalid) as err:
+            worker.register_ticket({**BBQ, "related_ticket_nos": ["20200101000001"]}, "agent1")
+        assert "20200101000001" in err.value.details["fields"]["related_ticket_nos"][0]
+
     def test_registering_the_same_text_again_is_not_blocked(self, intake: Any) -> None:
         worker, _, _ = intake
         numbers = {worker.register_ticket(BBQ, "agent1")["ticket_no"] for _ in range(3)}

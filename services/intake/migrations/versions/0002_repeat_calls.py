@@ -47,6 +47,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ticket', schema=None) as batch_op:
         batch_op.add_column(sa.Column('caller_privacy', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('related_ticket_nos', sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column('tokens', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('is_open', sa.Boolean(), server_default=sa.true(), nullable=False))
         batch_op.add_column(sa.Column('state_sequence', sa.Integer(), server_default='0', nullable=False))
@@ -64,6 +65,7 @@ def downgrade() -> None:
         batch_op.drop_column('state_sequence')
         batch_op.drop_column('is_open')
         batch_op.drop_column('tokens')
+        batch_op.drop_column('related_ticket_nos')
         batch_op.drop_column('caller_privacy')
 
     op.drop_table('hotspot')
