@@ -255,7 +255,7 @@ class GatewayService:
             raise NotFound(f"工单不存在 order {ticket_no} not found", {"ticket_no": ticket_no})
         ticket = self.intake.get_ticket(ticket_no)
         self._require_confidential_clearance(who, ticket, assignments)
-        if who.role == "department" and ticket.get("caller_privacy"):
+        if who.role == "department" and ticket.get("caller_privacy") and link_id is None:
             raise Forbidden("来电人要求保密，承办单位不能查看号码 the caller asked for privacy; "
                             "the center calls back", {"action": "ticket.unmask",
                                                       "state": "caller_privacy"})

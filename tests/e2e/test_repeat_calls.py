@@ -110,11 +110,13 @@ class TestRepeatCalls:
 
 class TestConfidentialOrders:
     def test_only_cleared_users_see_a_confidential_order(self, system: System) -> None:
+        """涉密, and the caller also asked for privacy (保密): the assigned department handles
+        it without learning who called."""
         agent1, agent2 = system.login("agent1"), system.login("agent2")
         admin, sup = system.login("admin"), system.login("supervisor1")
         phone = unique_phone()
         t = agent1.register(matter(phone, "水井沟社区有人在小区里私设赌场，涉及公职人员，请保密处理。",
-                                   confidential=True))
+                                   confidential=True, caller_privacy=True))
         no = t["ticket_no"]
 
         assert agent1.ticket(no)["confidential"] is True  # the agent who registered it
@@ -131,6 +133,12 @@ class TestConfidentialOrders:
         code = lead["department_code"]
         dept = system.login(f"dept_{code}")
         assert no in [i["ticket_no"] for i in dept.inbox(code, limit=500)["items"]]
+        seen = dept.ticket(no)
+        assert seen["caller_name"] == "赵**" and seen["phone"] == phone[:3] + "****" + phone[-4:]
+        with pytest.raises(ApiError) as err:
+            dept.unmask(no, "需回电核实情况")
+        assert status(err) == 403 and err.value.body["error"]["state"] == "caller_privacy"
+        assert sup.unmask(no, "督办回访需要")["phone"] == phone
         dispatcher = system.login("dispatcher1")
         assert no not in [i["ticket_no"] for i in dispatcher.inbox(code, limit=500)["items"]]
         issued = admin.request("POST", "/api/v1/admin/api-keys",
