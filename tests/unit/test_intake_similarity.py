@@ -149,6 +149,12 @@ class TestSimilarity:
         assert similarity(a, frozenset()) == 0.0 and cosine(frozenset(), a) == 0.0
         assert similarity(frozenset({"x"}), frozenset({"y"})) == 0.0
 
+    def test_weighted_sizes_are_sums_of_squared_weights(self) -> None:
+        from services.intake.similarity import _weighted_size, weight
+
+        tokens = frozenset({"油烟", "滨江路", "路灯", "晚上"})
+        assert _weighted_size(tokens) == sum(weight(t) ** 2 for t in tokens) == 10
+
     def test_matter_words_weigh_more_than_places(self) -> None:
         place = similarity(frozenset({"滨江路", "晚上", "油烟"}), frozenset({"滨江路", "晚上", "路灯"}))
         matter = similarity(frozenset({"滨江路", "晚上", "油烟"}), frozenset({"东段", "夜市", "油烟"}))
