@@ -85,6 +85,31 @@ class HotlineClient:
 
     # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
     # (add this area's code between these two lines)
+    def tickets(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/tickets", params=query)
+
+    def registration_form(self, phone: str | None = None, **query: Any) -> Any:
+        params = {**query, **({"phone": phone} if phone else {})}
+        return self.request("GET", "/api/v1/tickets/form", params=params)
+
+    def related(self, draft: dict[str, Any]) -> Any:
+        return self.request("POST", "/api/v1/tickets/related", json=draft)
+
+    def link(self, ticket_no: str, call: dict[str, Any]) -> Any:
+        return self.request("POST", f"/api/v1/tickets/{ticket_no}/link", json=call)
+
+    def unmask(self, ticket_no: str, reason: str, link_id: int | None = None) -> Any:
+        body: dict[str, Any] = {"reason": reason}
+        if link_id is not None:
+            body["link_id"] = link_id
+        return self.request("POST", f"/api/v1/tickets/{ticket_no}/unmask", json=body)
+
+    def audit_log(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/admin/audit", params=query)
+
+    def set_clearance(self, username: str, cleared: bool) -> Any:
+        return self.request("PUT", f"/api/v1/admin/users/{username}/clearance",
+                            json={"cleared": cleared})
     # == end of area [intake] ==
 
     # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==

@@ -38,6 +38,11 @@ class TicketRegistered(EventSchema):
     recording_ref = fields.String(allow_none=True)
     # answered on the spot (直接办结): a ticket.resolved_at_intake follows; nothing to dispatch
     resolved_at_intake = fields.Boolean(load_default=False, dump_default=False)
+    # 保密 on the caller's request (not 涉密): keep the caller's identity from the departments
+    caller_privacy = fields.Boolean(load_default=False, dump_default=False)
+    # earlier orders the agent named as related at registration (关联的历史工单)
+    related_ticket_nos = fields.List(fields.String(), allow_none=True, load_default=list,
+                                     dump_default=list)
 
 
 @register("ticket.resolved_at_intake", 1)

@@ -33,6 +33,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({"admin"}),
     # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
     # (add this area's code between these two lines)
+    "ticket.form": frozenset({"agent", "supervisor", "admin"}),
+    "ticket.related": frozenset({"agent", "supervisor", "admin"}),
+    "ticket.link": frozenset({"agent", "supervisor", "admin"}),
+    "ticket.unmask": frozenset(STAFF | {"department"}),
+    "audit.read": frozenset({"auditor", "admin"}),
+    "user.clearance": frozenset({"admin"}),
     # == end of area [intake] ==
 
     # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
@@ -99,3 +105,62 @@ def mask_phone(phone: str | None) -> str | None:
         area, local, *ext = phone.split("-")
         return f"{area}-****{local[-4:]}" + "".join(f"-{e}" for e in ext)
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else "****"
+
+
+# == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
+# 涉密 (confidential) orders: who may see them at all (DOMAIN.md §4 批示件, §6).
+CLEARED_ROLES = frozenset({"supervisor", "leader", "admin"})
+# roles whose users an administrator may clear one by one (gateway user_account.cleared_confidential)
+CLEARABLE_ROLES = frozenset({"agent", "dispatcher"})
+UNMASK_REASON_MIN = 4
+
+
+def may_see_confidential(principal: Principal, *, registered_by: str | None,
+                         departments: set[str] | frozenset[str], cleared: bool = False) -> bool:
+    """Whether ``principal`` may see a confidential (涉密) order.
+
+    Never a department system (API key): confidential orders are never sent to external
+    systems. Otherwise: supervisors, leaders, administrators; the agent who registered it; the
+    departments it is assigned to (they must handle it); agents and dispatchers an
+    administrator cleared (``cleared``). Nobody else — not the auditor, not other agents.
+    """
+    if principal.via == "api_key":
+        return False
+    if principal.role in CLEARED_ROLES:
+        return True
+    if principal.role == "department":
+        return principal.department_code in departments
+    if principal.role in CLEARABLE_ROLES and cleared:
+        return True
+    return principal.role == "agent" and registered_by is not None \
+        and principal.name == registered_by
+
+
+def needs_clearance_lookup(principal: Principal) -> bool:
+    """Only agents and dispatchers have a per-user clearance worth reading from the database."""
+    return principal.via == "token" and principal.role in CLEARABLE_ROLES
+
+
+def sees_every_confidential(principal: Principal, cleared: bool = False) -> bool:
+    """Whether lists need no confidential filter for this principal (they are not departments:
+    a department's lists are its own assignments)."""
+    return principal.via != "api_key" and (principal.role in CLEARED_ROLES or (
+        principal.role in CLEARABLE_ROLES and cleared))
+
+
+def mask_name(name: str | None) -> str | None:
+    """保密 on the caller's request: ``李秀英`` → ``李**`` for the departments."""
+    if not name:
+        return name
+    return name[0] + "*" * max(1, len(name) - 1)
+
+
+def check_unmask_reason(reason: object) -> str | None:
+    """The reason an unmasking needs (it goes to the audit log); a message when unfit."""
+    if not isinstance(reason, str) or len(reason.strip()) < UNMASK_REASON_MIN:
+        return (f"须说明查看号码的理由，至少{UNMASK_REASON_MIN}个字 a reason of at least "
+                f"{UNMASK_REASON_MIN} characters is required")
+    if len(reason) > 500:
+        return "理由过长 reason longer than 500 characters"
+    return None
+# == end of area [intake] ==

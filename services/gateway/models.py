@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, MetaData, String
+from sqlalchemy import JSON, Boolean, Integer, MetaData, String, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.database import add_messaging_tables
@@ -30,6 +30,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # 涉密 clearance of one agent or dispatcher (services/gateway/domain.py may_see_confidential)
+    cleared_confidential: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
 
 
 class ApiKey(Base):

@@ -26,7 +26,11 @@ SCHEMAS: dict[str, Any] = {
             "phone": {"type": "string", "description": "mainland mobile, or landline with area code; +86 accepted"},
             "address": {"type": "string", "maxLength": 200},
             "territory_code": {"type": "string"},
-            "confidential": {"type": "boolean"},
+            "confidential": {"type": "boolean", "description": "涉密"},
+            "caller_privacy": {"type": "boolean",
+                               "description": "保密: the caller asked to stay unknown to the departments"},
+            "related_ticket_nos": {"type": "array", "maxItems": 20, "items": {"type": "string"},
+                                   "description": "earlier orders named as related"},
             "call_id": {"type": "string"},
             "recording_ref": {"type": "string"},
             "resolution": {"type": "object", "description": "直接办结: answered on the spot",
@@ -71,6 +75,33 @@ SCHEMAS: dict[str, Any] = {
         "department_code": {"type": "string"}, "name": {"type": "string"}}},
     # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
     # (add this area's code between these two lines)
+    "Draft": {"type": "object", "description": "重复来电查重: the call being taken, as far as "
+              "typed; a phone or a content is required",
+              "properties": {
+                  "phone": {"type": "string"},
+                  "category": {"type": "string", "enum": ["consultation", "help", "complaint",
+                                                          "report", "suggestion", "praise",
+                                                          "other"]},
+                  "territory_code": {"type": "string"},
+                  "title": {"type": "string", "maxLength": 200},
+                  "content": {"type": "string", "maxLength": 4000}}},
+    "Link": {"type": "object", "required": ["phone", "content"],
+             "description": "关联重复来电: the new caller; a repeated call_id returns the first link",
+             "properties": {
+                 "phone": {"type": "string"}, "caller_name": {"type": "string", "maxLength": 50},
+                 "content": {"type": "string", "maxLength": 4000},
+                 "channel": {"type": "string", "enum": ["phone", "web", "app", "wechat",
+                                                        "open311", "letter",
+                                                        "leader_instruction"]},
+                 "call_id": {"type": "string", "maxLength": 64},
+                 "reason": {"type": "string", "enum": ["same_caller", "similar_matter", "agent"]}}},
+    "Unmask": {"type": "object", "required": ["reason"],
+               "description": "查看完整号码: written to the audit log with who and when",
+               "properties": {"reason": {"type": "string", "minLength": 4, "maxLength": 500},
+                              "link_id": {"type": "integer",
+                                          "description": "a linked caller's number instead"}}},
+    "Clearance": {"type": "object", "required": ["cleared"],
+                  "properties": {"cleared": {"type": "boolean"}}},
     # == end of area [intake] ==
 
     # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==

@@ -12,14 +12,26 @@ from nameko.dependency_providers import Config
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from services.gateway import access
-from services.gateway.domain import Principal, authorize, mask_phone, require_department, visible_to
+from services.gateway import access, records
+from services.gateway.domain import (
+    CLEARABLE_ROLES,
+    Principal,
+    authorize,
+    check_unmask_reason,
+    mask_name,
+    mask_phone,
+    may_see_confidential,
+    needs_clearance_lookup,
+    require_department,
+    sees_every_confidential,
+    visible_to,
+)
 from services.gateway.http import read_json, route
 from services.gateway.models import metadata
 from services.gateway.openapi import openapi_document
 from services.gateway.pages import index_page
 from shared.database import Database
-from shared.errors import Invalid, NotFound, Unavailable
+from shared.errors import Forbidden, Invalid, NotFound, Unavailable
 from shared.logs import LogContext
 from shared.rpc import RpcClient, rpc
 
@@ -107,14 +119,19 @@ class GatewayService:
         ticket = self.intake.register_ticket(body, who.as_actor(),
                                              f"{who.name}:{key}" if key else None)
         replayed = ticket.pop("replayed", False)
+        ticket["related"] = self._visible_related(who, ticket.get("related") or [])
         return (200 if replayed else 201), ticket, {"Location": f"/api/v1/tickets/{ticket['ticket_no']}"}
 
     @route("GET", "/api/v1/tickets", summary="查询工单 Search orders", action="ticket.list",
            query=("category", "phone", "registered_from", "registered_to", "cursor", "limit"))
     def list_tickets(self, request: Any) -> Any:
-        self._authorize(request, "ticket.list")
-        filters = {k: v for k, v in request.args.items() if k in
-                   ("category", "phone", "registered_from", "registered_to", "cursor", "limit")}
+        who = self._authorize(request, "ticket.list")
+        filters: dict[str, Any] = {k: v for k, v in request.args.items() if k in
+                                   ("category", "phone", "registered_from", "registered_to",
+                                    "cursor", "limit")}
+        if not sees_every_confidential(who, self._cleared(who)):  # 涉密 orders left out
+            filters.update(hide_confidential=True,
+                           own_agent=who.name if who.role == "agent" else None)
         result = self.intake.list_tickets(filters)
         states = self.supervision.states_of([t["ticket_no"] for t in result["items"]])
         for t in result["items"]:
@@ -129,12 +146,17 @@ class GatewayService:
         if not visible_to(who, assignments):
             raise NotFound(f"工单不存在 order {ticket_no} not found", {"ticket_no": ticket_no})
         ticket = self.intake.get_ticket(ticket_no)
+        self._require_confidential_clearance(who, ticket, assignments)
         try:
             state = self.supervision.get_state(ticket_no)
         except NotFound:
             state = {"status": "registered", "clocks": [], "history": [], "callbacks": []}
         if who.role == "department":
             ticket["phone"] = mask_phone(ticket.get("phone"))
+            if ticket.get("caller_privacy"):
+                ticket["caller_name"] = mask_name(ticket.get("caller_name"))
+            for link in ticket.get("links", []):
+                link["phone"] = mask_phone(link.get("phone"))
             assignments = [a for a in assignments if a["department_code"] == who.department_code]
             for key in ("urges", "extensions", "returns"):
                 state[key] = [u for u in state.get(key, [])
@@ -172,6 +194,134 @@ class GatewayService:
 
     # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
     # (add this area's code between these two lines)
+    @route("GET", "/api/v1/tickets/form", summary="登记表单：词表、来电人历史与在办工单 "
+           "Registration form data: vocabulary, the caller's earlier orders (newest first, "
+           "with status) and the open orders this caller already has",
+           action="ticket.form", query=("phone", "limit"))
+    def registration_form(self, request: Any) -> Any:
+        who = self._authorize(request, "ticket.form")
+        vocabulary = self.intake.vocabulary()
+        phone = request.args.get("phone")
+        if not phone:
+            return {"vocabulary": vocabulary, "phone": None, "history": [], "total": 0,
+                    "open_orders": []}
+        query: dict[str, Any] = {"phone": phone}
+        if request.args.get("limit"):
+            query["limit"] = request.args["limit"]
+        history = self.intake.caller_history(query)
+        items = [t for t in history["items"] if self._may_see(who, t)]
+        states = self.supervision.states_of([t["ticket_no"] for t in items]) if items else {}
+        for t in items:
+            t["status"] = states.get(t["ticket_no"]) or (
+                "resolved_at_intake" if t.get("resolved_at") else "registered")
+        return {"vocabulary": vocabulary, "phone": history["phone"], "history": items,
+                "total": history["total"], "open_orders": [t for t in items if t["open"]]}
+
+    @route("POST", "/api/v1/tickets/related", summary="重复来电查重 Open orders a call being "
+           "taken may be about (same caller, or same territory + category + similar text), "
+           "ranked, each with score and reason", action="ticket.related", body="Draft")
+    def related_tickets(self, request: Any) -> Any:
+        who = self._authorize(request, "ticket.related")
+        result = self.intake.find_related(read_json(request))
+        result["items"] = self._visible_related(who, result["items"])
+        return result
+
+    @route("POST", "/api/v1/tickets/<ticket_no>/link", summary="关联重复来电 Link a new caller "
+           "to an open order (each caller keeps their own callback; the 3rd distinct caller "
+           "raises a hotspot)", action="ticket.link", body="Link")
+    def link_call(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.link")
+        body = read_json(request)
+        ticket = self.intake.get_ticket(ticket_no)
+        self._require_confidential_clearance(who, ticket, None)
+        result = self.intake.link_call(ticket_no, body, who.as_actor())
+        return (200 if result["replayed"] else 201), result
+
+    @route("POST", "/api/v1/tickets/<ticket_no>/unmask", summary="查看完整号码（留痕） Reveal "
+           "the caller's full phone number, with a reason written to the audit log",
+           action="ticket.unmask", body="Unmask", department_scoped=True)
+    def unmask_phone(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.unmask")
+        body = read_json(request)
+        problem = check_unmask_reason(body.get("reason"))
+        link_id = body.get("link_id")
+        errors: dict[str, list[str]] = {"reason": [problem]} if problem else {}
+        if link_id is not None and (not isinstance(link_id, int) or isinstance(link_id, bool)):
+            errors["link_id"] = ["须为整数 must be an integer"]
+        if errors:
+            raise Invalid.fields(errors)
+        assignments = self.dispatch.assignments_of(ticket_no)
+        if not visible_to(who, assignments):
+            raise NotFound(f"工单不存在 order {ticket_no} not found", {"ticket_no": ticket_no})
+        ticket = self.intake.get_ticket(ticket_no)
+        self._require_confidential_clearance(who, ticket, assignments)
+        if who.role == "department" and ticket.get("caller_privacy") and link_id is None:
+            raise Forbidden("来电人要求保密，承办单位不能查看号码 the caller asked for privacy; "
+                            "the center calls back", {"action": "ticket.unmask",
+                                                      "state": "caller_privacy"})
+        phone = ticket.get("phone")
+        if link_id is not None:
+            link = next((x for x in ticket.get("links", []) if x["id"] == link_id), None)
+            if link is None:
+                raise Invalid.fields({"link_id": [f"该工单无此关联来电 no linked call {link_id} "
+                                                  "on this order"]})
+            phone = link.get("phone")
+        access.audit(self.db, who.as_actor(), "phone.unmask", ticket_no, {
+            "reason": body["reason"].strip(), "role": who.role,
+            "department_code": who.department_code, "via": who.via, "link_id": link_id})
+        return {"ticket_no": ticket_no, "link_id": link_id, "phone": phone}
+
+    @route("GET", "/api/v1/admin/audit", summary="审计日志 The audit log, newest first "
+           "(filter by action, target, actor; cursor-paged)", action="audit.read",
+           query=("action", "target", "actor", "cursor", "limit"))
+    def audit_log(self, request: Any) -> Any:
+        self._authorize(request, "audit.read")
+        return records.list_audit(self.db, {k: v for k, v in request.args.items()
+                                            if k in ("action", "target", "actor", "cursor",
+                                                     "limit")})
+
+    @route("PUT", "/api/v1/admin/users/<username>/clearance", summary="涉密授权 Clear (or "
+           "unclear) one agent or dispatcher for confidential orders", action="user.clearance",
+           body="Clearance")
+    def set_clearance(self, request: Any, username: str) -> Any:
+        who = self._authorize(request, "user.clearance")
+        body = read_json(request)
+        if not isinstance(body.get("cleared"), bool):
+            raise Invalid.fields({"cleared": ["必填，true 或 false required boolean"]})
+        return records.set_clearance(self.db, username, body["cleared"], who.as_actor(),
+                                     CLEARABLE_ROLES)
+
+    def _cleared(self, who: Principal) -> bool:
+        """The per-user clearance flag, read only for the roles that have one, once per request
+        (nameko makes a service instance per worker)."""
+        if not needs_clearance_lookup(who):
+            return False
+        cached = self.__dict__.get("_clearance")
+        if cached is None or cached[0] != who.name:
+            cached = self.__dict__["_clearance"] = (who.name, records.is_cleared(self.db, who.name))
+        return cached[1]
+
+    def _may_see(self, who: Principal, ticket: dict[str, Any],
+                 departments: set[str] | None = None) -> bool:
+        if not ticket.get("confidential"):
+            return True
+        return may_see_confidential(who, registered_by=ticket.get("agent"),
+                                    departments=departments or set(),
+                                    cleared=self._cleared(who))
+
+    def _require_confidential_clearance(self, who: Principal, ticket: dict[str, Any],
+                                        assignments: list[dict[str, Any]] | None) -> None:
+        """A confidential order is 404 to whoever is not cleared for it (not told it exists)."""
+        if not ticket.get("confidential"):
+            return
+        if assignments is None:
+            assignments = self.dispatch.assignments_of(ticket["ticket_no"])
+        if not self._may_see(who, ticket, {a["department_code"] for a in assignments}):
+            raise NotFound(f"工单不存在 order {ticket['ticket_no']} not found",
+                           {"ticket_no": ticket["ticket_no"]})
+
+    def _visible_related(self, who: Principal, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [i for i in items if self._may_see(who, i)]
     # == end of area [intake] ==
 
     # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
@@ -258,6 +408,11 @@ class GatewayService:
         require_department(who, code)
         query = {k: v for k, v in request.args.items() if k in ("cursor", "limit", "state")}
         result = self.dispatch.inbox(code, query)
+        # 涉密: a department's own users handle its confidential orders; its system (API key)
+        # and uncleared dispatchers never see them (pages may then be shorter than ``limit``)
+        if who.via == "api_key" or (who.role != "department"
+                                    and not sees_every_confidential(who, self._cleared(who))):
+            result["items"] = [i for i in result["items"] if not i.get("confidential")]
         if who.role == "department":
             for item in result["items"]:
                 item["phone"] = mask_phone(item.get("phone"))

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates,
+    validates_schema,
+)
 
 from services.intake.domain import PhoneError, normalize_phone
 from shared.vocabulary import CATEGORIES, CHANNELS, URGENCIES
@@ -32,6 +40,9 @@ class RegistrationSchema(Schema):
     territory_code = fields.String(load_default=None, allow_none=True,
                                    validate=validate.Length(max=32))
     confidential = fields.Boolean(load_default=False)
+    caller_privacy = fields.Boolean(load_default=False)
+    related_ticket_nos = fields.List(fields.String(validate=validate.Length(min=1, max=20)),
+                                     load_default=list, validate=validate.Length(max=20))
     call_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
     recording_ref = fields.String(load_default=None, allow_none=True,
                                   validate=validate.Length(max=200))
@@ -78,6 +89,8 @@ class TicketSchema(Schema):
     resolved_at = fields.AwareDateTime(allow_none=True)
     resolution = fields.String(allow_none=True)
     resolution_article_id = fields.Integer(allow_none=True)
+    caller_privacy = fields.Boolean()
+    related_ticket_nos = fields.List(fields.String(), allow_none=True)
 
 
 class ListFilterSchema(Schema):
@@ -88,3 +101,75 @@ class ListFilterSchema(Schema):
     cursor = fields.String(load_default=None, allow_none=True)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     ticket_nos = fields.List(fields.String(), load_default=None, allow_none=True)
+    # 涉密: the gateway lists confidential orders only to those cleared for them; with
+    # ``hide_confidential`` the ones registered by ``own_agent`` are still listed
+    hide_confidential = fields.Boolean(load_default=False)
+    own_agent = fields.String(load_default=None, allow_none=True)
+
+
+def _valid_phone(value: str) -> None:
+    try:
+        normalize_phone(value)
+    except PhoneError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class DraftSchema(Schema):
+    """A call being taken (重复来电 check): whatever the agent has typed so far. The console
+    sends the registration form as it stands, so its other fields are ignored, not refused."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    phone = fields.String(load_default=None, allow_none=True, validate=_valid_phone)
+    category = fields.String(load_default=None, allow_none=True,
+                             validate=validate.OneOf(list(CATEGORIES)))
+    territory_code = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(max=32))
+    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    content = fields.String(load_default=None, allow_none=True,
+                            validate=validate.Length(max=MAX_CONTENT))
+
+    @validates_schema
+    def _something(self, data: dict, **_: object) -> None:
+        if not data.get("phone") and not (data.get("content") or data.get("title") or "").strip():
+            raise ValidationError("须提供电话或诉求内容 give the phone or the content",
+                                  "content")
+
+
+LINK_REASONS = ("same_caller", "similar_matter", "agent")
+
+
+class LinkSchema(Schema):
+    """A new caller about an open order (重复来电 关联)."""
+
+    phone = fields.String(required=True, validate=_valid_phone)
+    caller_name = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=50))
+    content = fields.String(required=True, validate=validate.Length(min=1, max=MAX_CONTENT))
+    channel = fields.String(load_default="phone", validate=validate.OneOf(list(CHANNELS)))
+    call_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    reason = fields.String(load_default="agent", validate=validate.OneOf(LINK_REASONS))
+
+    @validates("content")
+    def _content(self, value: str, **_: object) -> None:
+        if not value.strip():
+            raise ValidationError("来电内容不能为空 content must not be blank")
+
+
+class LinkRecordSchema(Schema):
+    id = fields.Integer()
+    ticket_no = fields.String()
+    linked_at = fields.AwareDateTime()
+    caller_name = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    content = fields.String()
+    channel = fields.String()
+    agent = fields.String()
+    call_id = fields.String(allow_none=True)
+    reason = fields.String()
+
+
+class CallerQuerySchema(Schema):
+    phone = fields.String(required=True, validate=_valid_phone)
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))

@@ -13,10 +13,17 @@ from tests.service.conftest import Worker, outbox
 ORDER = {"category": "help", "phone": "13912345678", "content": "家门口路灯不亮已经一周了"}
 
 
+@pytest.fixture(scope="session")
+def matcher() -> Any:
+    from services.intake.dependencies import Matcher, RepeatCallSettings, shared_segmenter
+
+    return Matcher(shared_segmenter(), RepeatCallSettings())
+
+
 @pytest.fixture
-def intake(store: Any) -> Any:
+def intake(store: Any, matcher: Any) -> Any:
     db = store("intake")
-    worker = Worker(IntakeService, db)
+    worker = Worker(IntakeService, db, repeat_calls=matcher)
     return lambda: worker, db
 
 

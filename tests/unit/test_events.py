@@ -33,7 +33,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "urgency": "normal", "title": "噪音扰民", "content": "楼下夜间施工", "caller_name": "张三",
         "phone": "13812345678", "address": "西湖区北山街道", "territory_code": "330106",
         "confidential": True, "agent": "agent1", "call_id": "c-1", "recording_ref": None,
-        "resolved_at_intake": False},
+        "resolved_at_intake": False, "caller_privacy": False,
+        "related_ticket_nos": ["20261122000007"]},
     "ticket.resolved_at_intake": {
         "ticket_no": TICKET, "resolved_at": AT, "actor": "agent1", "answer": "按办事指南办理",
         "article_id": 12},
