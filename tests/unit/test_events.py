@@ -101,6 +101,31 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ticket.problem_flagged": {
         "ticket_no": TICKET, "at": AT, "transfers": 2, "reopens": 1,
         "reason": "转办/重办达3次 问题工单"},
+    "instruction.registered": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "leader_level": "mayor",
+        "kind": "handle", "urgent": False, "confidential": True, "received_at": AT,
+        "registered_at": AT, "dispatch_due": None, "actor": "supervisor1",
+        "units": [{"department_code": "chengguan", "feedback_due": AT}], "ticket_nos": [TICKET]},
+    "instruction.reclassified": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "kind": "read", "at": AT,
+        "actor": "supervisor1", "reason": "领导圈阅，仅供参考"},
+    "instruction.feedback_submitted": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "feedback_id": 3,
+        "department_code": "chengguan", "submitted_at": AT, "feedback_due": AT,
+        "actor": "dept_chengguan", "submission": 1},
+    "instruction.feedback_decided": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "feedback_id": 3,
+        "department_code": "chengguan", "approved": False, "at": AT, "actor": "supervisor1",
+        "reason": "未写明整改时限"},
+    "instruction.read": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "department_code": "chengguan",
+        "at": AT, "actor": "dept_chengguan"},
+    "instruction.completed": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "kind": "handle", "completed_at": AT,
+        "actor": "supervisor1"},
+    "instruction.overdue": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "department_code": "chengguan",
+        "urge_id": 5, "due": AT, "at": AT},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).
@@ -116,6 +141,9 @@ DATETIME_FIELD = {
     "assignment.return_requested": "at", "assignment.return_decided": "at",
     "ticket.linked": "linked_at", "ticket.hotspot_raised": "at", "assignment.passed_down": "at",
     "assignment.opinion_submitted": "submitted_at", "ticket.problem_flagged": "at",
+    "instruction.registered": "received_at", "instruction.reclassified": "at",
+    "instruction.feedback_submitted": "submitted_at", "instruction.feedback_decided": "at",
+    "instruction.read": "at", "instruction.completed": "completed_at", "instruction.overdue": "due",
 }
 
 
