@@ -802,9 +802,13 @@ class SupervisionService(Operations):
 
     def _instruction_sweep(self, now: datetime, limit: int) -> dict[str, int]:
         session = self.db.session
+        # PostgreSQL: a share another instance is sweeping right now is skipped, not waited
+        # for (it would come back with a newer version and 409); the claim key still makes
+        # each urge exactly once. SQLite has one writer at a time and ignores the clause.
         units = list(session.scalars(select(InstructionUnit).where(
             InstructionUnit.next_check_at <= now)
-            .order_by(InstructionUnit.next_check_at, InstructionUnit.id).limit(limit)))
+            .order_by(InstructionUnit.next_check_at, InstructionUnit.id).limit(limit)
+            .with_for_update(skip_locked=True)))
         urged = 0
         for u in units:
             instr = session.get(Instruction, u.instruction_id)
