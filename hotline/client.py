@@ -123,6 +123,9 @@ class HotlineClient:
         return self.request("POST", f"/api/v1/instructions/{instruction_id}/kind",
                             json={"kind": kind, "reason": reason})
 
+    def urge_instruction(self, instruction_id: int, **form: Any) -> Any:
+        return self.request("POST", f"/api/v1/instructions/{instruction_id}/urge", json=form)
+
     def instruction_summary(self, start: str, end: str) -> Any:
         return self.request("GET", "/api/v1/instructions/summary",
                             params={"from": start, "to": end})

@@ -439,3 +439,17 @@ class InstructionOverdue(EventSchema):
     urge_id = fields.Integer(required=True)
     due = _dt(required=True)
     at = _dt(required=True)
+
+
+@register("instruction.urged", 1)
+class InstructionUrged(EventSchema):
+    """人工催办: the office urged a unit by phone, written notice (催办单) or on site."""
+
+    instruction_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    urge_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(["phone", "notice", "onsite"]))
+    issued_at = _dt(required=True)
+    issuer = fields.String(required=True)
+    note = fields.String(allow_none=True)

@@ -106,6 +106,10 @@ SCHEMAS: dict[str, Any] = {
     "InstructionReclassify": {"type": "object", "required": ["kind", "reason"], "properties": {
         "kind": {"type": "string", "enum": ["handle", "read"]},
         "reason": {"type": "string", "maxLength": 500}}},
+    "InstructionUrge": {"type": "object", "properties": {
+        "department_code": {"type": "string", "description": "one unit; default every unit owing"},
+        "channel": {"type": "string", "enum": ["phone", "notice", "onsite"]},
+        "note": {"type": "string", "maxLength": 500}}},
     "InstructionFeedback": {"type": "object", "required": ["content"], "properties": {
         "content": {"type": "string", "maxLength": 8000}}},
     "InstructionDecision": {"type": "object", "required": ["approve"], "properties": {

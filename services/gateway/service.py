@@ -259,6 +259,14 @@ class GatewayService:
         return self.supervision.decide_instruction_feedback(instruction_id, feedback_id,
                                                             read_json(request), who.as_actor())
 
+    @route("POST", "/api/v1/instructions/<int:instruction_id>/urge",
+           summary="批示件催办 Urge the units owing feedback", action="instruction.manage",
+           body="InstructionUrge")
+    def urge_instruction(self, request: Any, instruction_id: int) -> Any:
+        who = self._authorize(request, "instruction.manage")
+        return 201, self.supervision.urge_instruction(instruction_id, read_json(request),
+                                                      who.as_actor())
+
     @route("POST", "/api/v1/instructions/<int:instruction_id>/read",
            summary="阅件阅知 Acknowledge reading", action="instruction.respond",
            department_scoped=True)

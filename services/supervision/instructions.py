@@ -62,7 +62,7 @@ UNIT_TRANSITIONS: dict[str, tuple[str, dict[str, str]]] = {
 ACTION_NAMES: dict[str, str] = {
     "register": "登记交办", "reclassify": "更改办件/阅件", "submit_feedback": "提交反馈",
     "approve_feedback": "审定反馈", "return_feedback": "退回反馈", "acknowledge_read": "阅知",
-    "complete": "办结", "overdue": "超期催办",
+    "complete": "办结", "overdue": "超期催办", "urge": "人工催办",
 }
 
 # units still owing feedback on a 办件: what the deadline sweep urges

@@ -291,8 +291,9 @@ class InstructionAction(Base):
 
 
 class InstructionUrge(Base):
-    """催办 of a unit's overdue share. ``claim_key`` (share + deadline) is unique, so the
-    automatic urge happens exactly once however many supervision instances sweep."""
+    """催办 of a unit's share: automatic at its deadline, or by the office by hand (phone,
+    催办单, on site). ``claim_key`` (share + deadline) is set for automatic urges only and is
+    unique, so they happen exactly once however many supervision instances sweep."""
 
     __tablename__ = "instruction_urge"
 
@@ -303,6 +304,9 @@ class InstructionUrge(Base):
     due: Mapped[datetime] = mapped_column(UtcDateTime())
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     issuer: Mapped[str] = mapped_column(String(50))
-    claim_key: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(8))  # auto | manual
+    channel: Mapped[str] = mapped_column(String(16))  # system | phone | notice | onsite
+    note: Mapped[str | None] = mapped_column(String(500))
+    claim_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 # == end of area [instructions] ==

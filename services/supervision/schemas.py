@@ -251,12 +251,24 @@ class InstructionActionRecordSchema(Schema):
     reason = fields.String(allow_none=True)
 
 
+class InstructionUrgeSchema(Schema):
+    """The office urges by hand (人工催办): one unit, or every unit still owing feedback."""
+
+    department_code = fields.String(load_default=None, allow_none=True)
+    channel = fields.String(load_default="phone",
+                            validate=validate.OneOf(["phone", "notice", "onsite"]))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
 class InstructionUrgeRecordSchema(Schema):
     id = fields.Integer()
     department_code = fields.String()
     due = fields.AwareDateTime()
     issued_at = fields.AwareDateTime()
     issuer = fields.String()
+    kind = fields.String()
+    channel = fields.String()
+    note = fields.String(allow_none=True)
 
 
 class InstructionRecordSchema(Schema):

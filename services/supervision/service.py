@@ -62,6 +62,7 @@ _CLAIM_URGE = text(
 
 # == Step 2 area [instructions] (module level): leader instructions 领导批示件 ==
 from services.supervision import instructions  # noqa: E402
+from services.supervision.dependencies import InstructionPolicy  # noqa: E402
 from services.supervision.models import (  # noqa: E402
     Instruction,
     InstructionAction,
@@ -82,6 +83,7 @@ from services.supervision.schemas import (  # noqa: E402
     InstructionSummaryQuerySchema,
     InstructionUnitRecordSchema,
     InstructionUrgeRecordSchema,
+    InstructionUrgeSchema,
 )
 from shared.business_time import BUSINESS_TZ, business_day  # noqa: E402
 
@@ -92,8 +94,9 @@ _NEXT_INSTRUCTION_SEQ = text(
 # the claim of one automatic urge per share and deadline (as _CLAIM_URGE)
 _CLAIM_INSTRUCTION_URGE = text(
     "INSERT INTO instruction_urge (instruction_id, unit_id, department_code, due, issued_at, "
-    "issuer, claim_key) VALUES (:instruction_id, :unit_id, :department_code, :due, :issued_at, "
-    ":issuer, :claim_key) ON CONFLICT (claim_key) DO NOTHING RETURNING id"
+    "issuer, kind, channel, claim_key) VALUES (:instruction_id, :unit_id, :department_code, "
+    ":due, :issued_at, 'system', 'auto', 'system', :claim_key) "
+    "ON CONFLICT (claim_key) DO NOTHING RETURNING id"
 ).bindparams(bindparam("due", type_=UtcDateTime()), bindparam("issued_at", type_=UtcDateTime()))
 # the office's view: the supervision office sees every instruction
 _OFFICE: dict[str, Any] = {"role": "supervisor", "department_code": None, "via": "token"}
@@ -523,6 +526,8 @@ class SupervisionService(Operations):
 
     # == Step 2 area [instructions]: leader instructions 领导批示件 ==
     # (add this area's code between these two lines)
+    instruction_policy = InstructionPolicy()
+
     # Business rules in services/supervision/instructions.py; here: load, persist, record events.
     # ``viewer`` is the caller as the gateway authenticated it: {"role", "department_code",
     # "via"} (via = token | api_key); visibility is decided here, not only at the edge.
@@ -546,7 +551,7 @@ class SupervisionService(Operations):
         if override is not None and override <= form["received_at"]:
             raise Invalid.fields({"feedback_due": ["反馈期限须晚于收件时间 feedback_due must be "
                                                    "after received_at"]})
-        due = self._instruction_policy().deadlines(
+        due = self.instruction_policy.deadlines(
             form["leader_level"], kind, form["received_at"], form["urgent"],
             self.calendar(session), override=override, dispatched_at=now)
         year = business_day(now).year
@@ -597,7 +602,7 @@ class SupervisionService(Operations):
         if form["kind"] == instr.kind:
             raise Conflict(f"批示件已是{instructions.KINDS[instr.kind]} (already {instr.kind})",
                            {"action": "reclassify", "state": instr.kind})
-        due = self._instruction_policy().deadlines(
+        due = self.instruction_policy.deadlines(
             instr.leader_level, form["kind"], instr.received_at, instr.urgent,
             self.calendar(session), override=instr.due_override,
             dispatched_at=instr.registered_at)
@@ -789,6 +794,40 @@ class SupervisionService(Operations):
         return {"from": q["from_"].isoformat(), "to": q["to"].isoformat(),
                 "rows": [{"department_code": code, **r} for code, r in sorted(table.items())]}
 
+    @rpc
+    @translate_db_errors
+    def urge_instruction(self, instruction_id: int, payload: dict[str, Any],
+                         actor: str) -> dict[str, Any]:
+        """人工催办 (phone, 催办单, on site) of the units still owing feedback on a 办件, or of
+        one of them."""
+        form = load_or_invalid(InstructionUrgeSchema(), payload or {})
+        session = self.db.session
+        instr = self._instruction(instruction_id, _OFFICE)
+        owing = [u for u in self._instruction_units(instr.id)
+                 if instr.kind == instructions.HANDLE and u.status in instructions.OWING
+                 and form["department_code"] in (None, u.department_code)]
+        if not owing:
+            raise Conflict("没有待反馈的承办单位可催办 no unit owes feedback",
+                           {"action": "urge", "state": instr.status})
+        now = utcnow()
+        made = []
+        for u in owing:
+            urge = InstructionUrge(instruction_id=instr.id, unit_id=u.id,
+                                   department_code=u.department_code, due=u.feedback_due,
+                                   issued_at=now, issuer=actor, kind="manual",
+                                   channel=form["channel"], note=form["note"])
+            session.add(urge)
+            session.flush()
+            made.append(urge)
+            self._instruction_act(instr, "urge", actor, u.department_code,
+                                  form["note"] or f"人工催办 urged by {form['channel']}")
+            self.db.emit("instruction.urged", {
+                "instruction_id": instr.id, "number": instr.number, "urge_id": urge.id,
+                "department_code": u.department_code, "channel": form["channel"],
+                "issued_at": now, "issuer": actor, "note": form["note"]})
+        self.db.commit()
+        return {"urges": InstructionUrgeRecordSchema(many=True).dump(made)}
+
     @sweep_timer
     def instruction_deadline_sweep(self) -> None:
         """Runs on every instance; the urge's unique claim key keeps each urge exactly once."""
@@ -817,8 +856,7 @@ class SupervisionService(Operations):
                 inserted = session.execute(_CLAIM_INSTRUCTION_URGE, {
                     "instruction_id": instr.id, "unit_id": u.id,
                     "department_code": u.department_code, "due": u.feedback_due,
-                    "issued_at": now, "issuer": "system",
-                    "claim_key": instructions.urge_key(u.id, u.feedback_due)}).first()
+                    "issued_at": now, "claim_key": instructions.urge_key(u.id, u.feedback_due)}).first()
                 if inserted is not None:
                     urged += 1
                     u.overdue = True
@@ -831,9 +869,6 @@ class SupervisionService(Operations):
             u.next_check_at = None
         self.db.commit()
         return {"units": len(units), "urges": urged}
-
-    def _instruction_policy(self) -> instructions.DeadlinePolicy:
-        return instructions.DeadlinePolicy(self.settings.get("INSTRUCTION_DEADLINES"))
 
     def _instruction(self, instruction_id: int, viewer: dict[str, Any]) -> Instruction:
         """The instruction if the viewer may see it; otherwise it does not exist (404)."""

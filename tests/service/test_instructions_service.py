@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.supervision.dependencies import build_calendar
+from services.supervision.instructions import DeadlinePolicy
 from services.supervision.policy import SlaPolicy
 from services.supervision.service import SupervisionService
 from shared.business_time import business_today
@@ -34,7 +35,7 @@ def worker(store: Any) -> Any:
         return build_calendar(config, session)
 
     return Worker(SupervisionService, db, calendar=calendar, policy=SlaPolicy(),
-                  settings={}), db
+                  instruction_policy=DeadlinePolicy(), settings={}), db
 
 
 def sheet(**overrides: Any) -> dict[str, Any]:
@@ -277,6 +278,29 @@ class TestOverdueSweep:
         fb = w.submit_instruction_feedback(no, dept("chengguan"), {"content": "已办理。"}, "u")
         w.decide_instruction_feedback(no, fb["id"], {"approve": False, "reason": "不完整"}, "s")
         assert w.instruction_sweep()["urges"] == 0  # same share, same deadline: urged already
+
+    def test_the_office_urges_by_hand_the_units_still_owing(self, worker: Any) -> None:
+        w, db = worker
+        no = w.register_instruction(sheet(), "s")["id"]
+        w.submit_instruction_feedback(no, dept("zhujian"), {"content": "已办理。"}, "u")
+        made = w.urge_instruction(no, {"channel": "notice", "note": "下达催办单"}, "supervisor1")
+        assert [(u["department_code"], u["kind"], u["channel"]) for u in made["urges"]] == [
+            ("chengguan", "manual", "notice")]
+        w.urge_instruction(no, {"department_code": "chengguan"}, "supervisor1")
+        with pytest.raises(Conflict):
+            w.urge_instruction(no, {"department_code": "zhujian"}, "supervisor1")
+        with pytest.raises(Invalid):
+            w.urge_instruction(no, {"channel": "pigeon"}, "supervisor1")
+        got = w.get_instruction(no, OFFICE)
+        assert [h["action"] for h in got["history"]][-2:] == ["urge", "urge"]
+        assert got["history"][-2]["reason"] == "下达催办单"
+        assert [e["type"] for e in events(db)].count("instruction.urged") == 2
+        read = w.register_instruction(sheet(words="阅"), "s")["id"]
+        with pytest.raises(Conflict):  # a 阅件 owes no feedback
+            w.urge_instruction(read, {}, "supervisor1")
+        # the automatic urge at the deadline is still due once, beside the manual ones
+        later = (datetime.now(UTC) + timedelta(days=60)).isoformat()
+        assert w.instruction_sweep(later)["urges"] == 1
 
     def test_bad_now(self, worker: Any) -> None:
         w, _ = worker

@@ -126,6 +126,10 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "instruction.overdue": {
         "instruction_id": 12, "number": "批〔2026〕12号", "department_code": "chengguan",
         "urge_id": 5, "due": AT, "at": AT},
+    "instruction.urged": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "urge_id": 6,
+        "department_code": "chengguan", "channel": "notice", "issued_at": AT,
+        "issuer": "supervisor1", "note": "下达催办单"},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).
@@ -144,6 +148,7 @@ DATETIME_FIELD = {
     "instruction.registered": "received_at", "instruction.reclassified": "at",
     "instruction.feedback_submitted": "submitted_at", "instruction.feedback_decided": "at",
     "instruction.read": "at", "instruction.completed": "completed_at", "instruction.overdue": "due",
+    "instruction.urged": "issued_at",
 }
 
 

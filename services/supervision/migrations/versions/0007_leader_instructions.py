@@ -125,7 +125,10 @@ def upgrade() -> None:
     sa.Column('due', _dt(timezone=True), nullable=False),
     sa.Column('issued_at', _dt(timezone=True), nullable=False),
     sa.Column('issuer', sa.String(length=50), nullable=False),
-    sa.Column('claim_key', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('channel', sa.String(length=16), nullable=False),
+    sa.Column('note', sa.String(length=500), nullable=True),
+    sa.Column('claim_key', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['instruction_id'], ['instruction.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('claim_key')
