@@ -336,3 +336,42 @@ class TestSummary:
         with pytest.raises(Invalid) as e:
             w.instruction_summary({"from": today, "to": yesterday})
         assert "to" in e.value.details["fields"]
+
+
+def test_concurrent_decisions_on_one_feedback_one_wins(database_urls: dict[str, str],
+                                                       backend: str, monkeypatch: Any) -> None:
+    """Two office users decide the same feedback at once: one wins, the other gets 409, and
+    only one decision is recorded. PostgreSQL only: SQLite serializes writers."""
+    if backend != "postgres":
+        pytest.skip("SQLite serializes writers: no concurrent update to lose")
+    from services.supervision import instructions
+    from shared.database import Database
+    from shared.migrations import metadata_of, upgrade
+
+    upgrade("supervision", database_urls["supervision"])
+    db = Database.standalone(metadata_of("supervision"), database_urls["supervision"],
+                             "supervision")
+    config = {"TIMEZONE": "Asia/Shanghai"}
+    deps = {"calendar": lambda s: build_calendar(config, s), "policy": SlaPolicy(),
+            "instruction_policy": DeadlinePolicy(), "settings": {}}
+    w = Worker(SupervisionService, db, **deps)
+    no = w.register_instruction(sheet(units=["chengguan"]), "s")["id"]
+    fb = w.submit_instruction_feedback(no, dept("chengguan"), {"content": "已办理。"}, "u")
+
+    real = instructions.unit_transition
+    raced = {"done": False}
+
+    def transition_with_a_rival(action: str, kind: str, status: str) -> str:
+        if not raced["done"]:  # the rival approves and commits while we hold our stale copy
+            raced["done"] = True
+            Worker(SupervisionService, db, **deps).decide_instruction_feedback(
+                no, fb["id"], {"approve": True}, "rival")
+        return real(action, kind, status)
+
+    monkeypatch.setattr(instructions, "unit_transition", transition_with_a_rival)
+    with pytest.raises(Conflict):
+        w.decide_instruction_feedback(no, fb["id"], {"approve": False, "reason": "退回"}, "me")
+    got = Worker(SupervisionService, db, **deps).get_instruction(no, OFFICE)
+    assert got["status"] == "completed" and got["feedback"][0]["decided_by"] == "rival"
+    assert [e["type"] for e in outbox(db)].count("instruction.feedback_decided") == 1
+    db.engine.dispose()
