@@ -38,6 +38,8 @@ class TestLeaderInstructionsOverHttp:
         no = got["id"]
 
         assert no in [i["id"] for i in dept.instructions()["items"]]
+        urged = sup.urge_instruction(no, channel="phone", note="电话催办")["urges"]
+        assert sorted(u["department_code"] for u in urged) == ["chengguan", "zhujian"]
         fb = dept.instruction_feedback(no, "已组织夜间联合执法，取缔占道摊点12处。")
         assert fb["state"] == "pending"
         back = sup.decide_instruction_feedback(no, fb["id"], False, "请补充长效管控措施")
