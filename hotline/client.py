@@ -126,9 +126,9 @@ class HotlineClient:
     def urge_instruction(self, instruction_id: int, **form: Any) -> Any:
         return self.request("POST", f"/api/v1/instructions/{instruction_id}/urge", json=form)
 
-    def instruction_summary(self, start: str, end: str) -> Any:
+    def instruction_summary(self, start: str, end: str, group_by: str = "unit") -> Any:
         return self.request("GET", "/api/v1/instructions/summary",
-                            params={"from": start, "to": end})
+                            params={"from": start, "to": end, "group_by": group_by})
     # == end of area [instructions] ==
 
 

@@ -221,11 +221,11 @@ class GatewayService:
 
     @route("GET", "/api/v1/instructions/summary",
            summary="批示件办理情况汇总 Per-unit summary of leader instructions",
-           action="instruction.summary", query=("from", "to"))
+           action="instruction.summary", query=("from", "to", "group_by"))
     def instruction_summary(self, request: Any) -> Any:
         self._authorize(request, "instruction.summary")
         return self.supervision.instruction_summary(
-            {k: v for k, v in request.args.items() if k in ("from", "to")})
+            {k: v for k, v in request.args.items() if k in ("from", "to", "group_by")})
 
     @route("GET", "/api/v1/instructions/<int:instruction_id>",
            summary="批示件详情 One instruction with units, feedback and history",

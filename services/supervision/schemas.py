@@ -212,6 +212,8 @@ class InstructionListSchema(Schema):
 class InstructionSummaryQuerySchema(Schema):
     from_ = fields.Date(required=True, data_key="from")
     to = fields.Date(required=True)
+    group_by = fields.String(load_default="unit",
+                             validate=validate.OneOf(["unit", "leader_level"]))
 
     @validates_schema
     def _order(self, data: dict, **_: object) -> None:

@@ -759,27 +759,31 @@ class SupervisionService(Operations):
     @rpc
     @translate_db_errors
     def instruction_summary(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Per unit, for instructions registered in [from, to] (business days, inclusive): 办件
-        count, on time, overdue, approved at first submission, still open; 阅件 count and read.
-        The data of the half-monthly summary and the monthly 通报 (seed 000 第一篇 五(三)(五))."""
+        """For instructions registered in [from, to] (business days, inclusive), per unit
+        (``group_by=unit``, the monthly 通报 of each unit's quality and efficiency) or per
+        leader level (``group_by=leader_level``, the half-monthly 市长、副市长、市长助理批示办理
+        情况; seed 000 第一篇 五(三)(五)): 办件 shares, on time, overdue, approved at the first
+        submission, still open; 阅件 shares and how many were read."""
         q = load_or_invalid(InstructionSummaryQuerySchema(), query)
         session = self.db.session
         now = utcnow()
         start = datetime.combine(q["from_"], datetime.min.time(), tzinfo=BUSINESS_TZ)
         end = datetime.combine(q["to"] + timedelta(days=1), datetime.min.time(), tzinfo=BUSINESS_TZ)
-        rows = session.execute(select(Instruction.kind, InstructionUnit).join(
+        rows = session.execute(select(Instruction.kind, Instruction.leader_level,
+                                      InstructionUnit).join(
             InstructionUnit, InstructionUnit.instruction_id == Instruction.id).where(
             Instruction.registered_at >= start, Instruction.registered_at < end)).all()
         approved: dict[int, datetime] = {}
         pending: dict[int, datetime] = {}
         if rows:
             for fb in session.scalars(select(InstructionFeedback).where(
-                    InstructionFeedback.unit_id.in_([u.id for _, u in rows]),
+                    InstructionFeedback.unit_id.in_([u.id for _, _, u in rows]),
                     InstructionFeedback.state.in_(["approved", "pending"]))):
                 (approved if fb.state == "approved" else pending)[fb.unit_id] = fb.submitted_at
         table: dict[str, dict[str, int]] = {}
-        for kind, u in rows:
-            r = table.setdefault(u.department_code, {
+        for kind, level, u in rows:
+            group = level if q["group_by"] == "leader_level" else u.department_code
+            r = table.setdefault(group, {
                 "count": 0, "on_time": 0, "overdue": 0, "approved_first": 0, "open": 0,
                 "read_count": 0, "read_done": 0})
             if kind == instructions.READ:
@@ -792,7 +796,8 @@ class SupervisionService(Operations):
             r[outcome] += 1
             r["approved_first"] += u.status == "approved" and u.submissions == 1
         return {"from": q["from_"].isoformat(), "to": q["to"].isoformat(),
-                "rows": [{"department_code": code, **r} for code, r in sorted(table.items())]}
+                "group_by": q["group_by"],
+                "rows": [{"group": group, **r} for group, r in sorted(table.items())]}
 
     @rpc
     @translate_db_errors

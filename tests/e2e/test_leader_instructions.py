@@ -56,7 +56,7 @@ class TestLeaderInstructionsOverHttp:
         assert [f["department_code"] for f in dept.instruction(no)["feedback"]] == [
             "chengguan", "chengguan"]  # a unit sees only its own feedback
         today = business_today().isoformat()
-        rows = {r["department_code"]: r for r in sup.instruction_summary(today, today)["rows"]}
+        rows = {r["group"]: r for r in sup.instruction_summary(today, today)["rows"]}
         assert rows["chengguan"]["on_time"] >= 1 and rows["zhujian"]["approved_first"] >= 1
 
         # bad input and roles: 4xx naming the field / the action

@@ -47,7 +47,7 @@ def test_register_feedback_approve_completed(start: Any, rpc: Any) -> None:
     assert counts["instruction.completed"] == 1
     today = business_today().isoformat()
     rows = rpc.supervision.instruction_summary({"from": today, "to": today})["rows"]
-    assert [(r["department_code"], r["on_time"], r["approved_first"]) for r in rows] == [
+    assert [(r["group"], r["on_time"], r["approved_first"]) for r in rows] == [
         ("chengguan", 1, 1), ("zhujian", 1, 1)]
 
 

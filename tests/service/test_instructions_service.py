@@ -324,15 +324,26 @@ class TestSummary:
         w.acknowledge_instruction(r, dept("chengguan"), "u")
 
         today = business_today().isoformat()
-        rows = {r["department_code"]: r for r in
+        rows = {r["group"]: r for r in
                 w.instruction_summary({"from": today, "to": today})["rows"]}
-        assert rows["chengguan"] == {"department_code": "chengguan", "count": 2, "on_time": 1,
+        assert rows["chengguan"] == {"group": "chengguan", "count": 2, "on_time": 1,
                                      "overdue": 1, "approved_first": 1, "open": 0,
                                      "read_count": 1, "read_done": 1}
         assert rows["zhujian"]["count"] == 1 and rows["zhujian"]["on_time"] == 1
         assert rows["zhujian"]["approved_first"] == 0
         yesterday = (business_today() - timedelta(days=1)).isoformat()
         assert w.instruction_summary({"from": yesterday, "to": yesterday})["rows"] == []
+        w.register_instruction(sheet(leader_level="provincial", units=["zhujian"]), "s")
+        by_level = {r["group"]: r for r in w.instruction_summary(
+            {"from": today, "to": today, "group_by": "leader_level"})["rows"]}
+        assert set(by_level) == {"vice_mayor", "provincial"}
+        assert (by_level["vice_mayor"]["count"], by_level["vice_mayor"]["on_time"],
+                by_level["vice_mayor"]["overdue"], by_level["vice_mayor"]["read_count"]) == \
+            (3, 2, 1, 1)
+        assert (by_level["provincial"]["count"], by_level["provincial"]["open"]) == (1, 1)
+        with pytest.raises(Invalid) as e:
+            w.instruction_summary({"from": today, "to": today, "group_by": "leader"})
+        assert "group_by" in e.value.details["fields"]
         with pytest.raises(Invalid) as e:
             w.instruction_summary({"from": today, "to": yesterday})
         assert "to" in e.value.details["fields"]
