@@ -10,7 +10,7 @@ is a new version.
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import fields, validate
 
 from shared.events import EventSchema, register
 
@@ -337,6 +337,9 @@ class TicketProblemFlagged(EventSchema):
 # -- leader instructions (领导批示件, supervision) ---------------------------------------------
 # The leader's words and the feedback text stay in supervision: events carry identifiers,
 # deadlines and outcomes only, so a 涉密 instruction's content never leaves its service.
+
+from marshmallow import EXCLUDE, Schema  # noqa: E402  (kept beside its one use)
+
 
 class InstructionUnitRef(Schema):
     """One unit of an instruction (nested; not an event of its own)."""
