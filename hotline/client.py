@@ -147,6 +147,38 @@ class HotlineClient:
 
     # == Step 2 area [instructions]: leader instructions 领导批示件 ==
     # (add this area's code between these two lines)
+    def register_instruction(self, payload: dict[str, Any]) -> Any:
+        return self.request("POST", "/api/v1/instructions", json=payload)
+
+    def instructions(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/instructions", params=query)
+
+    def instruction(self, instruction_id: int) -> Any:
+        return self.request("GET", f"/api/v1/instructions/{instruction_id}")
+
+    def instruction_feedback(self, instruction_id: int, content: str) -> Any:
+        return self.request("POST", f"/api/v1/instructions/{instruction_id}/feedback",
+                            json={"content": content})
+
+    def decide_instruction_feedback(self, instruction_id: int, feedback_id: int, approve: bool,
+                                    reason: str | None = None) -> Any:
+        return self.request(
+            "POST", f"/api/v1/instructions/{instruction_id}/feedback/{feedback_id}/decision",
+            json={"approve": approve, "reason": reason})
+
+    def acknowledge_instruction(self, instruction_id: int) -> Any:
+        return self.request("POST", f"/api/v1/instructions/{instruction_id}/read")
+
+    def reclassify_instruction(self, instruction_id: int, kind: str, reason: str) -> Any:
+        return self.request("POST", f"/api/v1/instructions/{instruction_id}/kind",
+                            json={"kind": kind, "reason": reason})
+
+    def urge_instruction(self, instruction_id: int, **form: Any) -> Any:
+        return self.request("POST", f"/api/v1/instructions/{instruction_id}/urge", json=form)
+
+    def instruction_summary(self, start: str, end: str, group_by: str = "unit") -> Any:
+        return self.request("GET", "/api/v1/instructions/summary",
+                            params={"from": start, "to": end, "group_by": group_by})
     # == end of area [instructions] ==
 
 

@@ -425,3 +425,127 @@ class TicketLinkedCallbackRecorded(EventSchema):
     solved = fields.Boolean(allow_none=True)
     satisfaction = fields.String(allow_none=True)
     note = fields.String(allow_none=True)
+
+
+# -- leader instructions (领导批示件, supervision) ---------------------------------------------
+# The leader's words and the feedback text stay in supervision: events carry identifiers,
+# deadlines and outcomes only, so a 涉密 instruction's content never leaves its service.
+
+from marshmallow import EXCLUDE, Schema  # noqa: E402  (kept beside its one use)
+
+
+class InstructionUnitRef(Schema):
+    """One unit of an instruction (nested; not an event of its own)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    department_code = fields.String(required=True)
+    feedback_due = _dt(allow_none=True)
+
+
+@register("instruction.registered", 1)
+class InstructionRegistered(EventSchema):
+    """批示件登记交办: numbered by the office and dispatched to its units."""
+
+    instruction_id = fields.Integer(required=True)
+    number = fields.String(required=True)  # 批〔2026〕12号
+    leader_level = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["handle", "read"]))
+    urgent = fields.Boolean(required=True)
+    confidential = fields.Boolean(required=True)
+    received_at = _dt(required=True)
+    registered_at = _dt(required=True)
+    dispatch_due = _dt(allow_none=True)
+    actor = fields.String(required=True)
+    units = fields.List(fields.Nested(InstructionUnitRef), required=True,
+                        validate=validate.Length(min=1))
+    ticket_nos = fields.List(fields.String(), required=True)
+
+
+@register("instruction.reclassified", 1)
+class InstructionReclassified(EventSchema):
+    """办件/阅件 changed by the office, with its reason; the units' deadlines follow."""
+
+    instruction_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["handle", "read"]))
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+@register("instruction.feedback_submitted", 1)
+class InstructionFeedbackSubmitted(EventSchema):
+    """承办单位反馈: a unit submitted its feedback for the office to approve."""
+
+    instruction_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    feedback_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    submitted_at = _dt(required=True)
+    feedback_due = _dt(allow_none=True)
+    actor = fields.String(required=True)
+    submission = fields.Integer(required=True)  # 1 for the first, 2 after one return …
+
+
+@register("instruction.feedback_decided", 1)
+class InstructionFeedbackDecided(EventSchema):
+    """反馈审定: approved (to be reported) or returned for revision with a reason."""
+
+    instruction_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    feedback_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    approved = fields.Boolean(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    reason = fields.String(allow_none=True)
+
+
+@register("instruction.read", 1)
+class InstructionRead(EventSchema):
+    """阅件阅知: a unit acknowledged reading a 阅件."""
+
+    instruction_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    department_code = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("instruction.completed", 1)
+class InstructionCompleted(EventSchema):
+    """批示件办结: every unit's feedback approved (阅件: every unit has read it)."""
+
+    instruction_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    kind = fields.String(required=True)
+    completed_at = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("instruction.overdue", 1)
+class InstructionOverdue(EventSchema):
+    """超期催办: a unit's 办件 share passed its deadline without feedback (urged once)."""
+
+    instruction_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    department_code = fields.String(required=True)
+    urge_id = fields.Integer(required=True)
+    due = _dt(required=True)
+    at = _dt(required=True)
+
+
+@register("instruction.urged", 1)
+class InstructionUrged(EventSchema):
+    """人工催办: the office urged a unit by phone, written notice (催办单) or on site."""
+
+    instruction_id = fields.Integer(required=True)
+    number = fields.String(required=True)
+    urge_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(["phone", "notice", "onsite"]))
+    issued_at = _dt(required=True)
+    issuer = fields.String(required=True)
+    note = fields.String(allow_none=True)

@@ -57,6 +57,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
     # == Step 2 area [instructions]: leader instructions 领导批示件 ==
     # (add this area's code between these two lines)
+    # register: the office, and leaders their own instructions; 涉密 ones are filtered further
+    # by supervision (units on it, never a department system's API key)
+    "instruction.register": frozenset({"supervisor", "leader", "admin"}),
+    "instruction.read": frozenset({"supervisor", "leader", "admin", "department"}),
+    "instruction.manage": frozenset({"supervisor", "admin"}),  # 审定反馈, 更改办件/阅件
+    "instruction.respond": frozenset({"department"}),  # a unit's feedback and 阅知
+    "instruction.summary": frozenset({"supervisor", "leader", "admin"}),
     # == end of area [instructions] ==
 
 }

@@ -132,6 +132,41 @@ SCHEMAS: dict[str, Any] = {
 
     # == Step 2 area [instructions]: leader instructions 领导批示件 ==
     # (add this area's code between these two lines)
+    "InstructionRegistration": {
+        "type": "object",
+        "required": ["leader_name", "leader_level", "words", "source_title", "received_at", "units"],
+        "properties": {
+            "leader_name": {"type": "string", "maxLength": 50},
+            "leader_level": {"type": "string", "enum": ["provincial", "mayor", "vice_mayor",
+                                                        "mayor_assistant", "petition", "other"],
+                             "description": "省部级以上 / 市长 / 副市长 / 市长助理 / 信访 / 其他"},
+            "words": {"type": "string", "maxLength": 4000, "description": "批示内容"},
+            "source_title": {"type": "string", "maxLength": 200},
+            "source_doc_no": {"type": "string", "maxLength": 100, "description": "文号"},
+            "received_at": {"type": "string", "format": "date-time"},
+            "urgent": {"type": "boolean", "description": "紧急 (信访件当日交办)"},
+            "confidential": {"type": "boolean", "description": "涉密"},
+            "units": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                      "description": "承办单位 department codes"},
+            "ticket_nos": {"type": "array", "items": {"type": "string"}},
+            "kind": {"type": "string", "enum": ["handle", "read"],
+                     "description": "办件/阅件 chosen by the office over the classification"},
+            "kind_reason": {"type": "string", "maxLength": 500},
+            "feedback_due": {"type": "string", "format": "date-time",
+                             "description": "a deadline set by the upper-level unit"}}},
+    "InstructionReclassify": {"type": "object", "required": ["kind", "reason"], "properties": {
+        "kind": {"type": "string", "enum": ["handle", "read"]},
+        "reason": {"type": "string", "maxLength": 500}}},
+    "InstructionUrge": {"type": "object", "properties": {
+        "department_code": {"type": "string", "description": "one unit; default every unit owing"},
+        "channel": {"type": "string", "enum": ["phone", "notice", "onsite"]},
+        "note": {"type": "string", "maxLength": 500}}},
+    "InstructionFeedback": {"type": "object", "required": ["content"], "properties": {
+        "content": {"type": "string", "maxLength": 8000}}},
+    "InstructionDecision": {"type": "object", "required": ["approve"], "properties": {
+        "approve": {"type": "boolean"},
+        "reason": {"type": "string", "maxLength": 500,
+                   "description": "required when sent back for revision"}}},
     # == end of area [instructions] ==
 
     "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {

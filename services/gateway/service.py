@@ -393,6 +393,96 @@ class GatewayService:
 
     # == Step 2 area [instructions]: leader instructions 领导批示件 ==
     # (add this area's code between these two lines)
+    @staticmethod
+    def _viewer(who: Principal) -> dict[str, Any]:
+        """The caller as supervision decides visibility: role, department, token or API key."""
+        return {"role": who.role, "department_code": who.department_code, "via": who.via}
+
+    @route("POST", "/api/v1/instructions", summary="登记批示件 Register a leader instruction",
+           action="instruction.register", body="InstructionRegistration")
+    def register_instruction(self, request: Any) -> Any:
+        who = self._authorize(request, "instruction.register")
+        body = read_json(request)
+        units = body.get("units")
+        if isinstance(units, list) and all(isinstance(u, str) for u in units):
+            known = {d["code"] for d in self.dispatch.departments()}
+            unknown = [u for u in units if u not in known]
+            if unknown:
+                raise Invalid.fields({"units": [f"未知部门 unknown department {', '.join(unknown)}"]})
+        tickets = body.get("ticket_nos")
+        if isinstance(tickets, list) and all(isinstance(t, str) for t in tickets):
+            for no in tickets:
+                try:
+                    self.intake.get_ticket(no)
+                except NotFound:
+                    raise Invalid.fields({"ticket_nos": [f"工单不存在 order {no} not found"]}) from None
+        got = self.supervision.register_instruction(body, who.as_actor())
+        return 201, got, {"Location": f"/api/v1/instructions/{got['id']}"}
+
+    @route("GET", "/api/v1/instructions", summary="批示件列表 Leader instructions",
+           action="instruction.read",
+           query=("status", "kind", "unit", "overdue", "cursor", "limit"), department_scoped=True)
+    def list_instructions(self, request: Any) -> Any:
+        who = self._authorize(request, "instruction.read")
+        filters = {k: v for k, v in request.args.items()
+                   if k in ("status", "kind", "unit", "overdue", "cursor", "limit")}
+        return self.supervision.list_instructions(filters, self._viewer(who))
+
+    @route("GET", "/api/v1/instructions/summary",
+           summary="批示件办理情况汇总 Per-unit summary of leader instructions",
+           action="instruction.summary", query=("from", "to", "group_by"))
+    def instruction_summary(self, request: Any) -> Any:
+        self._authorize(request, "instruction.summary")
+        return self.supervision.instruction_summary(
+            {k: v for k, v in request.args.items() if k in ("from", "to", "group_by")})
+
+    @route("GET", "/api/v1/instructions/<int:instruction_id>",
+           summary="批示件详情 One instruction with units, feedback and history",
+           action="instruction.read", department_scoped=True)
+    def get_instruction(self, request: Any, instruction_id: int) -> Any:
+        who = self._authorize(request, "instruction.read")
+        return self.supervision.get_instruction(instruction_id, self._viewer(who))
+
+    @route("POST", "/api/v1/instructions/<int:instruction_id>/kind",
+           summary="更改办件/阅件 Reclassify an instruction", action="instruction.manage",
+           body="InstructionReclassify")
+    def reclassify_instruction(self, request: Any, instruction_id: int) -> Any:
+        who = self._authorize(request, "instruction.manage")
+        return self.supervision.reclassify_instruction(instruction_id, read_json(request),
+                                                       who.as_actor())
+
+    @route("POST", "/api/v1/instructions/<int:instruction_id>/feedback",
+           summary="承办单位反馈 A unit's feedback", action="instruction.respond",
+           body="InstructionFeedback", department_scoped=True)
+    def instruction_feedback(self, request: Any, instruction_id: int) -> Any:
+        who = self._authorize(request, "instruction.respond")
+        return 201, self.supervision.submit_instruction_feedback(
+            instruction_id, self._viewer(who), read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/instructions/<int:instruction_id>/feedback/<int:feedback_id>/decision",
+           summary="反馈审定 Approve feedback or send it back", action="instruction.manage",
+           body="InstructionDecision")
+    def decide_instruction_feedback(self, request: Any, instruction_id: int,
+                                    feedback_id: int) -> Any:
+        who = self._authorize(request, "instruction.manage")
+        return self.supervision.decide_instruction_feedback(instruction_id, feedback_id,
+                                                            read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/instructions/<int:instruction_id>/urge",
+           summary="批示件催办 Urge the units owing feedback", action="instruction.manage",
+           body="InstructionUrge")
+    def urge_instruction(self, request: Any, instruction_id: int) -> Any:
+        who = self._authorize(request, "instruction.manage")
+        return 201, self.supervision.urge_instruction(instruction_id, read_json(request),
+                                                      who.as_actor())
+
+    @route("POST", "/api/v1/instructions/<int:instruction_id>/read",
+           summary="阅件阅知 Acknowledge reading", action="instruction.respond",
+           department_scoped=True)
+    def acknowledge_instruction(self, request: Any, instruction_id: int) -> Any:
+        who = self._authorize(request, "instruction.respond")
+        return self.supervision.acknowledge_instruction(instruction_id, self._viewer(who),
+                                                        who.as_actor())
     # == end of area [instructions] ==
 
     # -- departments and assignments ---------------------------------------------------------

@@ -59,6 +59,19 @@ class Policy(DependencyProvider):
         return self.policy
 
 
+class InstructionPolicy(DependencyProvider):
+    """Injects the leader instructions' :class:`DeadlinePolicy` built from
+    ``INSTRUCTION_DEADLINES`` in ``setup()``, once: a bad entry stops the service at start."""
+
+    def setup(self) -> None:
+        from services.supervision.instructions import DeadlinePolicy
+
+        self.policy = DeadlinePolicy(self.container.config.get("INSTRUCTION_DEADLINES"))
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self.policy
+
+
 class SweepTimer(Timer):
     """nameko's timer with its interval read from ``SWEEP_INTERVAL_SECONDS`` in ``setup()``.
 

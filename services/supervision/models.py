@@ -270,4 +270,133 @@ class ProblemFlag(Base):
 
 # == Step 2 area [instructions]: leader instructions 领导批示件 ==
 # (add this area's code between these two lines)
+from sqlalchemy import UniqueConstraint  # noqa: E402  (kept inside this area)
+
+
+class InstructionSequence(Base):
+    """Last instruction number handed out per business year (批〔2026〕N号); never reused."""
+
+    __tablename__ = "instruction_sequence"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Instruction(Base):
+    """领导批示件: a leader's written instruction, registered and numbered by the office."""
+
+    __tablename__ = "instruction"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    leader_name: Mapped[str] = mapped_column(String(50))
+    leader_level: Mapped[str] = mapped_column(String(20))
+    words: Mapped[str] = mapped_column(Text)  # 批示内容
+    source_title: Mapped[str] = mapped_column(String(200))
+    source_doc_no: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    registered_by: Mapped[str] = mapped_column(String(50))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)  # 涉密
+    kind: Mapped[str] = mapped_column(String(8), index=True)  # handle 办件 | read 阅件
+    classified_kind: Mapped[str] = mapped_column(String(8))  # what the words said
+    kind_reason: Mapped[str | None] = mapped_column(String(500))
+    deadline_rule: Mapped[str] = mapped_column(String(64))
+    due_override: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dispatch_due: Mapped[datetime | None] = mapped_column(UtcDateTime())  # 信访: 3日/当日交办
+    dispatched_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), index=True)  # open | completed
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("year", "seq", name="uq_instruction_year_seq"),)
+
+
+class InstructionUnit(Base):
+    """One unit's share of an instruction (承办单位), with its own status and deadline."""
+
+    __tablename__ = "instruction_unit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instruction_id: Mapped[int] = mapped_column(ForeignKey("instruction.id"), index=True)
+    department_code: Mapped[str] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(12))
+    feedback_due: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dispatched_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    submissions: Mapped[int] = mapped_column(Integer, default=0)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    approved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    overdue: Mapped[bool] = mapped_column(Boolean, default=False)
+    # when the deadline sweep must look at this share; NULL when nothing is left to urge
+    next_check_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    # optimistic lock: of two concurrent actions on one share, the second gets 409
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    __table_args__ = (UniqueConstraint("instruction_id", "department_code",
+                                       name="uq_instruction_unit"),)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class InstructionTicket(Base):
+    """A work order linked to an instruction (关联工单)."""
+
+    __tablename__ = "instruction_ticket"
+
+    instruction_id: Mapped[int] = mapped_column(ForeignKey("instruction.id"), primary_key=True)
+    ticket_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+
+
+class InstructionFeedback(Base):
+    """One feedback (反馈材料) of a unit, and the office's decision on it (审定 / 退回)."""
+
+    __tablename__ = "instruction_feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instruction_id: Mapped[int] = mapped_column(ForeignKey("instruction.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("instruction_unit.id"), index=True)
+    department_code: Mapped[str] = mapped_column(String(32))
+    content: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    submitted_by: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(10))  # pending | approved | returned
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(50))
+    decision_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class InstructionAction(Base):
+    """The history of an instruction: every action with actor, time and reason."""
+
+    __tablename__ = "instruction_action"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instruction_id: Mapped[int] = mapped_column(ForeignKey("instruction.id"), index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(50))
+    department_code: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class InstructionUrge(Base):
+    """催办 of a unit's share: automatic at its deadline, or by the office by hand (phone,
+    催办单, on site). ``claim_key`` (share + deadline) is set for automatic urges only and is
+    unique, so they happen exactly once however many supervision instances sweep."""
+
+    __tablename__ = "instruction_urge"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    instruction_id: Mapped[int] = mapped_column(ForeignKey("instruction.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(Integer)
+    department_code: Mapped[str] = mapped_column(String(32))
+    due: Mapped[datetime] = mapped_column(UtcDateTime())
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    issuer: Mapped[str] = mapped_column(String(50))
+    kind: Mapped[str] = mapped_column(String(8))  # auto | manual
+    channel: Mapped[str] = mapped_column(String(16))  # system | phone | notice | onsite
+    note: Mapped[str | None] = mapped_column(String(500))
+    claim_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
 # == end of area [instructions] ==

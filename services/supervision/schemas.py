@@ -236,4 +236,156 @@ class ProblemFlagRecordSchema(Schema):
 
 # == Step 2 area [instructions]: leader instructions 领导批示件 ==
 # (add this area's code between these two lines)
+from marshmallow import ValidationError, validates_schema  # noqa: E402  (inside this area)
+
+from services.supervision import instructions as _instr  # noqa: E402
+
+
+class InstructionRegistrationSchema(Schema):
+    """登记批示件: what the office enters from the instruction sheet."""
+
+    leader_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    leader_level = fields.String(required=True, validate=validate.OneOf(list(_instr.LEVELS)))
+    words = fields.String(required=True, validate=validate.Length(min=1, max=4000))
+    source_title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    source_doc_no = fields.String(load_default=None, allow_none=True,
+                                  validate=validate.Length(max=100))
+    received_at = fields.AwareDateTime(required=True)
+    urgent = fields.Boolean(load_default=False)
+    confidential = fields.Boolean(load_default=False)
+    units = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
+                        validate=validate.Length(min=1, max=50))
+    ticket_nos = fields.List(fields.String(validate=validate.Length(min=1, max=20)),
+                             load_default=list, validate=validate.Length(max=50))
+    # the office's own choice of 办件/阅件 over the classification, with a reason
+    kind = fields.String(load_default=None, allow_none=True,
+                         validate=validate.OneOf(list(_instr.KINDS)))
+    kind_reason = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=500))
+    # a deadline set by the upper-level unit (按原上级交办单位的要求), replacing the level's
+    feedback_due = fields.AwareDateTime(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _distinct(self, data: dict, **_: object) -> None:
+        if len(set(data["units"])) != len(data["units"]):
+            raise ValidationError(["承办单位重复 a unit is listed twice"], "units")
+
+
+class InstructionReclassifySchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(list(_instr.KINDS)))
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=500))
+
+
+class InstructionFeedbackSchema(Schema):
+    content = fields.String(required=True, validate=validate.Length(min=2, max=8000))
+
+
+class InstructionDecisionSchema(Schema):
+    approve = fields.Boolean(required=True)
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+    @validates_schema
+    def _reason_to_return(self, data: dict, **_: object) -> None:
+        if not data["approve"] and not (data.get("reason") or "").strip():
+            raise ValidationError(["退回修改须说明理由 a reason is required to send it back"],
+                                  "reason")
+
+
+class InstructionListSchema(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(list(_instr.STATUSES)))
+    kind = fields.String(load_default=None, validate=validate.OneOf(list(_instr.KINDS)))
+    unit = fields.String(load_default=None)
+    overdue = fields.Boolean(load_default=None, allow_none=True)
+    cursor = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class InstructionSummaryQuerySchema(Schema):
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+    group_by = fields.String(load_default="unit",
+                             validate=validate.OneOf(["unit", "leader_level"]))
+
+    @validates_schema
+    def _order(self, data: dict, **_: object) -> None:
+        if data["to"] < data["from_"]:
+            raise ValidationError(["结束日期早于开始日期 to is before from"], "to")
+
+
+class InstructionUnitRecordSchema(Schema):
+    id = fields.Integer()
+    department_code = fields.String()
+    status = fields.String()
+    feedback_due = fields.AwareDateTime(allow_none=True)
+    dispatched_at = fields.AwareDateTime()
+    submissions = fields.Integer()
+    read_at = fields.AwareDateTime(allow_none=True)
+    approved_at = fields.AwareDateTime(allow_none=True)
+    overdue = fields.Boolean()
+
+
+class InstructionFeedbackRecordSchema(Schema):
+    id = fields.Integer()
+    department_code = fields.String()
+    content = fields.String()
+    submitted_at = fields.AwareDateTime()
+    submitted_by = fields.String()
+    state = fields.String()
+    decided_at = fields.AwareDateTime(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+
+
+class InstructionActionRecordSchema(Schema):
+    action = fields.String()
+    at = fields.AwareDateTime()
+    actor = fields.String()
+    department_code = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class InstructionUrgeSchema(Schema):
+    """The office urges by hand (人工催办): one unit, or every unit still owing feedback."""
+
+    department_code = fields.String(load_default=None, allow_none=True)
+    channel = fields.String(load_default="phone",
+                            validate=validate.OneOf(["phone", "notice", "onsite"]))
+    note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+class InstructionUrgeRecordSchema(Schema):
+    id = fields.Integer()
+    department_code = fields.String()
+    due = fields.AwareDateTime()
+    issued_at = fields.AwareDateTime()
+    issuer = fields.String()
+    kind = fields.String()
+    channel = fields.String()
+    note = fields.String(allow_none=True)
+
+
+class InstructionRecordSchema(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    year = fields.Integer()
+    seq = fields.Integer()
+    leader_name = fields.String()
+    leader_level = fields.String()
+    words = fields.String()
+    source_title = fields.String()
+    source_doc_no = fields.String(allow_none=True)
+    received_at = fields.AwareDateTime()
+    registered_at = fields.AwareDateTime()
+    registered_by = fields.String()
+    urgent = fields.Boolean()
+    confidential = fields.Boolean()
+    kind = fields.String()
+    classified_kind = fields.String()
+    kind_reason = fields.String(allow_none=True)
+    deadline_rule = fields.String()
+    dispatch_due = fields.AwareDateTime(allow_none=True)
+    dispatched_late = fields.Boolean()
+    status = fields.String()
+    completed_at = fields.AwareDateTime(allow_none=True)
+
 # == end of area [instructions] ==

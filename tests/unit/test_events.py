@@ -124,6 +124,35 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "ticket.linked_callback_recorded": {
         "ticket_no": TICKET, "link_id": 1, "at": AT, "actor": "sup1", "reached": True,
         "solved": True, "satisfaction": "satisfied", "note": None},
+    "instruction.registered": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "leader_level": "mayor",
+        "kind": "handle", "urgent": False, "confidential": True, "received_at": AT,
+        "registered_at": AT, "dispatch_due": None, "actor": "supervisor1",
+        "units": [{"department_code": "chengguan", "feedback_due": AT}], "ticket_nos": [TICKET]},
+    "instruction.reclassified": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "kind": "read", "at": AT,
+        "actor": "supervisor1", "reason": "领导圈阅，仅供参考"},
+    "instruction.feedback_submitted": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "feedback_id": 3,
+        "department_code": "chengguan", "submitted_at": AT, "feedback_due": AT,
+        "actor": "dept_chengguan", "submission": 1},
+    "instruction.feedback_decided": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "feedback_id": 3,
+        "department_code": "chengguan", "approved": False, "at": AT, "actor": "supervisor1",
+        "reason": "未写明整改时限"},
+    "instruction.read": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "department_code": "chengguan",
+        "at": AT, "actor": "dept_chengguan"},
+    "instruction.completed": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "kind": "handle", "completed_at": AT,
+        "actor": "supervisor1"},
+    "instruction.overdue": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "department_code": "chengguan",
+        "urge_id": 5, "due": AT, "at": AT},
+    "instruction.urged": {
+        "instruction_id": 12, "number": "批〔2026〕12号", "urge_id": 6,
+        "department_code": "chengguan", "channel": "notice", "issued_at": AT,
+        "issuer": "supervisor1", "note": "下达催办单"},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).
@@ -142,6 +171,10 @@ DATETIME_FIELD = {
     "ticket.supervised": "opened_at", "supervision.explanation_given": "at",
     "ticket.escalated": "at", "ticket.urge_answered": "at", "ticket.rechecked": "at",
     "ticket.linked_callback_recorded": "at",
+    "instruction.registered": "received_at", "instruction.reclassified": "at",
+    "instruction.feedback_submitted": "submitted_at", "instruction.feedback_decided": "at",
+    "instruction.read": "at", "instruction.completed": "completed_at", "instruction.overdue": "due",
+    "instruction.urged": "issued_at",
 }
 
 
