@@ -158,9 +158,13 @@ class GatewayService:
             for link in ticket.get("links", []):
                 link["phone"] = mask_phone(link.get("phone"))
             assignments = [a for a in assignments if a["department_code"] == who.department_code]
-            for key in ("urges", "extensions", "returns"):
+            for key in ("urges", "extensions", "returns", "supervision_orders"):
                 state[key] = [u for u in state.get(key, [])
                               if u["department_code"] == who.department_code]
+            # the center's own work on the order (回头看, callbacks of linked callers) is not
+            # the department's to read
+            state.pop("rechecks", None)
+            state.pop("callers", None)
         clocks = {c["assignment_id"]: c for c in state.pop("clocks")}
         for a in assignments:
             a["clock"] = clocks.get(a["id"])
