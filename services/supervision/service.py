@@ -234,6 +234,12 @@ class SupervisionService(Operations):
             self._move(state, "lead_reply", d["actor"], f"{d['department_code']} 答复 replied")
             state.replied_at = d["replied_at"]
             state.callback_due = self.policy.callback_due(d["replied_at"], self.calendar(self.db.session))
+            # the lead's consolidated reply ends the round: an assistant that never sent its
+            # opinion is no longer urged, and a later round (重办) does not revive its clock
+            for other in self.db.session.scalars(select(Clock).where(
+                    Clock.ticket_no == d["ticket_no"], Clock.assignment_id != clock.assignment_id,
+                    Clock.replied_at.is_(None), Clock.stopped_at.is_(None))):
+                other.stopped_at, other.next_check_at = d["replied_at"], None
 
     def _apply_ticket_resolved_at_intake(self, d: dict[str, Any], event: Event) -> None:
         state = self._state_or_retry(d["ticket_no"])

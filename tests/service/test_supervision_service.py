@@ -60,6 +60,32 @@ def run_to_replied(worker: Any) -> None:
 
 
 class TestClocks:
+    def test_the_lead_reply_stops_the_clock_of_an_assistant_that_never_answered(
+            self, supervision: Any) -> None:
+        worker, db = supervision
+        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
+                                       registered_at=DISPATCHED_AT, channel="phone",
+                                       category="complaint", urgency="normal", title="t",
+                                       content="c", confidential=False))
+        worker.on_lifecycle_fact(event(
+            "ticket.dispatched", 1, ticket_no=NO, dispatched_at=DISPATCHED_AT, actor="system",
+            round=1, category="complaint", urgency="normal",
+            assignments=[{"assignment_id": 7, "department_code": "chengguan", "role": "lead"},
+                         {"assignment_id": 8, "department_code": "gongan", "role": "assist"}]))
+        worker.on_lifecycle_fact(event("assignment.signed", 2, assignment_id=7, ticket_no=NO,
+                                       department_code="chengguan", role="lead",
+                                       signed_at=DISPATCHED_AT, actor="u"))
+        replied_at = datetime(2026, 9, 29, 9, 0, tzinfo=SH)
+        worker.on_lifecycle_fact(event("assignment.replied", 3, assignment_id=7, ticket_no=NO,
+                                       department_code="chengguan", replied_at=replied_at,
+                                       actor="u", reply="done"))
+        clocks = {c["assignment_id"]: c for c in worker.get_state(NO)["clocks"]}
+        assert datetime.fromisoformat(clocks[8]["stopped_at"]) == replied_at
+        # long after every deadline, the silent assistant is not urged
+        result = worker.sweep(now=(DISPATCHED_AT + timedelta(days=60)).isoformat())
+        urged = {u["assignment_id"] for u in worker.get_state(NO)["urges"]}
+        assert 8 not in urged and result["clocks"] == 0
+
     def test_complaint_clock_skips_national_day_2026(self, supervision: Any) -> None:
         worker, db = supervision
         run_to_replied(worker)
