@@ -492,7 +492,7 @@ class DispatchService(Operations):
                            {"assignment_id": assignment_id})
         assists = self._assist_views({(a.ticket_no, a.round)}).get((a.ticket_no, a.round), []) \
             if a.role == "lead" else []
-        return {**_assignment.dump(a), "assists": assists}
+        return {**_assignment.dump(a), "assists": [_assist_view.dump(v) for v in assists]}
 
     @rpc
     @translate_db_errors
@@ -590,7 +590,8 @@ class DispatchService(Operations):
         return [(a, due) for a, due in rows]
 
     def _assist_views(self, rounds: set[tuple[str, int]]) -> dict[tuple[str, int], list[Any]]:
-        """The assistants of each (order, round), as their lead sees them: one query."""
+        """The assistants of each (order, round), as their lead sees them (not yet dumped):
+        one query."""
         if not rounds:
             return {}
         rows = self.db.session.execute(
@@ -601,10 +602,10 @@ class DispatchService(Operations):
         views: dict[tuple[str, int], list[Any]] = {}
         for a, due in rows:
             if (a.ticket_no, a.round) in rounds:
-                views.setdefault((a.ticket_no, a.round), []).append(_assist_view.dump({
+                views.setdefault((a.ticket_no, a.round), []).append({
                     "assignment_id": a.id, "department_code": a.department_code,
                     "state": a.state, "opinion": a.opinion, "opinion_at": a.opinion_at,
-                    "opinion_by": a.opinion_by, "handle_due": due}))
+                    "opinion_by": a.opinion_by, "handle_due": due})
         return views
 
     def _pending_decision(self, ticket: TicketCopy) -> DispatchDecision | None:
