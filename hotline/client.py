@@ -96,6 +96,9 @@ class HotlineClient:
         """``accept_suggestion=True``, or ``lead=…, assists=[…], reason=…``."""
         return self.request("POST", f"/api/v1/tickets/{ticket_no}/dispatch", json=body)
 
+    def dispatch_history(self, ticket_no: str) -> Any:
+        return self.request("GET", f"/api/v1/tickets/{ticket_no}/dispatch-history")
+
     def assignment(self, assignment_id: int) -> Any:
         return self.request("GET", f"/api/v1/assignments/{assignment_id}")
 

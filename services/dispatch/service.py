@@ -173,24 +173,33 @@ class DispatchService(Operations):
             return
         d = event.data
         session = self.db.session
-        if session.get(Assignment, d["assignment_id"]) is None:
+        a = session.get(Assignment, d["assignment_id"])
+        if a is None:
             raise OutOfOrder(f"deadline of assignment {d['assignment_id']} before its dispatch")
-        row = session.get(AssignmentDeadline, d["assignment_id"])
+        # a deadline learnt after a pass-down (下派) also holds for the units it went down to
+        chain = [a]
+        while chain[-1].passed_to_id is not None and len(chain) < 10:
+            successor = session.get(Assignment, chain[-1].passed_to_id)
+            if successor is None:
+                break
+            chain.append(successor)
         now = utcnow()
-        if event.type == "assignment.clocks_started":
-            if row is None:
-                session.add(AssignmentDeadline(assignment_id=d["assignment_id"],
-                                               handle_due=d["handle_due"], extended=False,
-                                               updated_at=now))
-            elif not row.extended:  # an extension that overtook its clock keeps its deadline
-                row.handle_due, row.updated_at = d["handle_due"], now
-        elif d["approved"] and d.get("new_due") is not None:
-            if row is None:
-                session.add(AssignmentDeadline(assignment_id=d["assignment_id"],
-                                               handle_due=d["new_due"], extended=True,
-                                               updated_at=now))
-            else:
-                row.handle_due, row.extended, row.updated_at = d["new_due"], True, now
+        for link in chain:
+            row = session.get(AssignmentDeadline, link.id)
+            if event.type == "assignment.clocks_started":
+                if row is None:
+                    session.add(AssignmentDeadline(assignment_id=link.id,
+                                                   handle_due=d["handle_due"], extended=False,
+                                                   updated_at=now))
+                elif not row.extended:  # an extension that overtook its clock keeps its due
+                    row.handle_due, row.updated_at = d["handle_due"], now
+            elif d["approved"] and d.get("new_due") is not None:
+                if row is None:
+                    session.add(AssignmentDeadline(assignment_id=link.id,
+                                                   handle_due=d["new_due"], extended=True,
+                                                   updated_at=now))
+                else:
+                    row.handle_due, row.extended, row.updated_at = d["new_due"], True, now
         self.db.commit()
 
     # -- commands --------------------------------------------------------------------------

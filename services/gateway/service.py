@@ -184,6 +184,13 @@ class GatewayService:
         return self.dispatch.queue({k: v for k, v in request.args.items()
                                     if k in ("cursor", "limit")})
 
+    @route("GET", "/api/v1/tickets/<ticket_no>/dispatch-history",
+           summary="派单记录 Each dispatch round: suggestion, decision (auto / accepted / "
+           "overridden / manual / reopened), who and why", action="dispatch.history")
+    def dispatch_history(self, request: Any, ticket_no: str) -> Any:
+        self._authorize(request, "dispatch.history")
+        return {"items": self.dispatch.dispatch_history(ticket_no)}
+
     @route("GET", "/api/v1/assignments/<int:assignment_id>",
            summary="承办任务详情（含协办意见） One assignment, with its assistants' opinions",
            action="assignment.read", department_scoped=True)

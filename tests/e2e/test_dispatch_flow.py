@@ -62,6 +62,10 @@ class TestDispatchOverHttp:
         history = [(a["round"], a["department_code"], a["state"])
                    for a in agent.ticket(no)["assignments"]]
         assert history == [(1, "jiangyang", "returned"), (2, "shuiwu", "dispatched")]
+        decisions = [(d["round"], d["decision"], d["lead"], d["reason"])
+                     for d in dispatcher.dispatch_history(no)["items"]]
+        assert decisions == [(1, "auto", "jiangyang", None),
+                             (2, "manual", "shuiwu", "井盖属供排水管网")]
         water = system.login("dept_shuiwu")
         assert any(i["ticket_no"] == no for i in water.inbox("shuiwu", state="dispatched")["items"])
         assert water.sign(made[0]["id"])["state"] == "signed"

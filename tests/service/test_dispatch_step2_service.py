@@ -351,6 +351,21 @@ class TestPassDown:
         assert w.reply(child["id"], "jy_nancheng", {"reply": "已修复"}, "street1")["state"] == \
             "replied"
 
+    def test_a_deadline_learnt_after_the_pass_down_reaches_the_unit(self, city: Any) -> None:
+        w, _ = city()
+        no = "20261201000042"
+        lead, (assist,) = dispatched(w, no)  # 城管 leads, 南城街道 assists
+        w.sign(assist["id"], "jy_nancheng", "street1")
+        child = w.pass_down(assist["id"], "jy_nancheng", {"department_code": "jy_baizhaopai"},
+                            "street1")
+        assert child["role"] == "assist"
+        w.on_deadline(clocks_started(no, assist, NOW - timedelta(minutes=1)))  # late, and past
+        view = w.get_assignment(lead["id"])["assists"]
+        assert [(v["department_code"], v["state"], v["handle_due"] is not None) for v in view] == [
+            ("jy_nancheng", "passed_down", True), ("jy_baizhaopai", "dispatched", True)]
+        w.sign(lead["id"], "chengguan", "cg1")
+        assert w.reply(lead["id"], "chengguan", {"reply": "已处理"}, "cg1")["state"] == "replied"
+
     def test_not_after_reply_nor_while_a_return_is_pending(self, city: Any) -> None:
         w, _ = city()
         no = "20261201000041"
@@ -410,3 +425,28 @@ class TestProblemOrders:
         (flag,) = of(db, "ticket.problem_flagged")
         assert (flag["data"]["transfers"], flag["data"]["reopens"]) == (1, 1)
         assert [h["decision"] for h in w.dispatch_history(no)] == ["auto", "manual", "reopened"]
+
+
+class TestCatalogueOnBothBackends:
+    def test_versions_move_once_per_change(self, database_urls: dict[str, str],
+                                           backend: str) -> None:
+        from shared.database import Database
+        from shared.migrations import metadata_of, upgrade
+
+        upgrade("dispatch", database_urls["dispatch"])
+        db = Database.standalone(metadata_of("dispatch"), database_urls["dispatch"], "dispatch")
+        try:
+            cache = ReferenceCache()
+            cache.setup()
+            w = Worker(DispatchService, db, reference=cache.get_dependency(None),
+                       settings=DispatchSettings())
+            w.load_reference({"territories": demo.TERRITORIES,
+                              "departments": demo.DEPARTMENTS, "rules": demo.RULES})
+            made = w.create_rule({"keywords": ["井盖"], "lead": "shuiwu"}, "admin")
+            w.update_rule(made["id"], {"priority": 3}, "admin")
+            w.deactivate_rule(made["id"], {}, "admin")
+            versions = [r["catalogue_version"] for r in w.catalogue_changes({})["items"]]
+            assert versions == [1] * len(demo.RULES) + [2, 3, 4]
+            assert w.list_rules({})["catalogue_version"] == 4
+        finally:
+            db.engine.dispose()
