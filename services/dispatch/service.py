@@ -91,13 +91,12 @@ class DispatchService(Operations):
             urgency=d["urgency"], title=d["title"], content=d["content"],
             caller_name=d.get("caller_name"), phone=d.get("phone"), address=d.get("address"),
             territory_code=d.get("territory_code"), confidential=d["confidential"],
-            state="pending", round=0)
+            state="pending", round=0, transfers=0, reopens=0)
         session.add(ticket)
         if d.get("resolved_at_intake"):  # answered on the spot: nothing to dispatch
             ticket.state = "resolved"
             self.db.commit()
             return
-        session.flush()
         ref = self.reference(session)
         decision = self._route(ticket)
         rule = ref.rule(decision.rule_id) if decision else None

@@ -264,3 +264,29 @@ class TestReviewMode:
     def test_bad_configuration_is_refused_at_start(self, value: object) -> None:
         with pytest.raises(ValueError):
             ReviewPolicy.from_config(value)
+
+
+class TestPermissions:
+    """Who may use dispatch's Step 2 routes (services.gateway.domain.PERMISSIONS)."""
+
+    @pytest.mark.parametrize("action, allowed", [
+        ("dispatch.queue", {"dispatcher", "admin"}),
+        ("ticket.dispatch", {"dispatcher", "admin"}),
+        ("catalogue.write", {"admin"}),
+        ("catalogue.read", {"admin", "auditor"}),
+        ("assignment.act", {"department"}),
+        ("assignment.read", {"department", "dispatcher", "supervisor", "admin"}),
+    ])
+    def test_roles(self, action: str, allowed: set[str]) -> None:
+        from services.gateway.domain import PERMISSIONS, Principal, authorize
+        from shared.errors import Forbidden
+
+        for role in ("agent", "dispatcher", "department", "supervisor", "leader", "admin",
+                     "auditor"):
+            who = Principal(name="u", role=role, department_code="x")
+            if role in allowed:
+                authorize(who, action)
+            else:
+                with pytest.raises(Forbidden):
+                    authorize(who, action)
+        assert PERMISSIONS[action] == frozenset(allowed)
