@@ -114,6 +114,45 @@ class HotlineClient:
 
     # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
     # (add this area's code between these two lines)
+    def dispatch_queue(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/dispatch/queue", params=query)
+
+    def dispatch(self, ticket_no: str, **body: Any) -> Any:
+        """``accept_suggestion=True``, or ``lead=…, assists=[…], reason=…``."""
+        return self.request("POST", f"/api/v1/tickets/{ticket_no}/dispatch", json=body)
+
+    def dispatch_history(self, ticket_no: str) -> Any:
+        return self.request("GET", f"/api/v1/tickets/{ticket_no}/dispatch-history")
+
+    def assignment(self, assignment_id: int) -> Any:
+        return self.request("GET", f"/api/v1/assignments/{assignment_id}")
+
+    def opinion(self, assignment_id: int, text: str) -> Any:
+        return self.request("POST", f"/api/v1/assignments/{assignment_id}/opinion",
+                            json={"opinion": text})
+
+    def pass_down(self, assignment_id: int, department_code: str, note: str | None = None) -> Any:
+        return self.request("POST", f"/api/v1/assignments/{assignment_id}/pass-down",
+                            json={"department_code": department_code, "note": note})
+
+    def routing_rules(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/admin/routing-rules", params=query)
+
+    def create_routing_rule(self, **rule: Any) -> Any:
+        return self.request("POST", "/api/v1/admin/routing-rules", json=rule)
+
+    def update_routing_rule(self, rule_id: int, **changes: Any) -> Any:
+        return self.request("PATCH", f"/api/v1/admin/routing-rules/{rule_id}", json=changes)
+
+    def deactivate_routing_rule(self, rule_id: int, comment: str | None = None) -> Any:
+        return self.request("POST", f"/api/v1/admin/routing-rules/{rule_id}/deactivate",
+                            json={"comment": comment} if comment else {})
+
+    def routing_rule_history(self, rule_id: int) -> Any:
+        return self.request("GET", f"/api/v1/admin/routing-rules/{rule_id}/history")
+
+    def catalogue_changes(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/admin/routing-catalogue/changes", params=query)
     # == end of area [dispatch] ==
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==

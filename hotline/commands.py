@@ -143,6 +143,11 @@ def walkthrough(url: str) -> int:
     dept.sign(lead["id"])
     say(f"④ 部门签收 signed by dept_{lead['department_code']}")
     wait_for(lambda: agent.ticket(no)["status"] == "in_progress", what="in_progress")
+    for assist in (a for a in detail["assignments"] if a["role"] == "assist"):
+        helper = HotlineClient.login(url, f"dept_{assist['department_code']}", "demo12345")
+        helper.sign(assist["id"])
+        helper.opinion(assist["id"], "街道已派执法队员配合现场劝离。")
+        say(f"   协办意见 opinion of dept_{assist['department_code']} sent to the lead")
     dept.reply(lead["id"], "已联合街道执法队到现场劝离占道经营摊点，并约谈经营者，后续加强夜间巡查。")
     say("⑤ 部门答复 replied")
     wait_for(lambda: agent.ticket(no)["status"] == "replied", what="replied")

@@ -4,8 +4,19 @@ dispatch's copy of each order, and assignments (one per department per dispatch 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.database import add_messaging_tables
@@ -82,6 +93,12 @@ class TicketCopy(Base):
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | dispatched
     round: Mapped[int] = mapped_column(Integer, default=0)
+    # 问题工单: re-dispatches after an approved return (转办) and 重办 rounds, flagged once
+    transfers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    problem_flagged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_ticket_copy_state_no", "state", "ticket_no"),)
 
 
 class Assignment(Base):
@@ -94,7 +111,8 @@ class Assignment(Base):
     department_code: Mapped[str] = mapped_column(ForeignKey("department.code"))
     role: Mapped[str] = mapped_column(String(8))  # lead | assist
     round: Mapped[int] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(String(16))  # dispatched | signed | replied
+    # dispatched | signed | replied | opinion_submitted | passed_down | return_requested | returned
+    state: Mapped[str] = mapped_column(String(20))
     dispatched_at: Mapped[datetime] = mapped_column(UtcDateTime())
     dispatched_by: Mapped[str] = mapped_column(String(50))
     rule_id: Mapped[int | None] = mapped_column(Integer)
@@ -103,6 +121,16 @@ class Assignment(Base):
     replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     replied_by: Mapped[str | None] = mapped_column(String(50))
     reply: Mapped[str | None] = mapped_column(Text)
+    # the catalogue version the rule was read from (None: chosen by hand)
+    catalogue_version: Mapped[int | None] = mapped_column(Integer)
+    # 协办意见 (assist only)
+    opinion: Mapped[str | None] = mapped_column(Text)
+    opinion_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    opinion_by: Mapped[str | None] = mapped_column(String(50))
+    # 下派: the assignment this one took over, and the one that took this one over
+    passed_from_id: Mapped[int | None] = mapped_column(Integer)
+    passed_to_id: Mapped[int | None] = mapped_column(Integer)
+    pass_down_note: Mapped[str | None] = mapped_column(String(500))
     # optimistic lock: of two concurrent actions on one assignment, the second gets 409
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
@@ -112,10 +140,77 @@ class Assignment(Base):
 
 
 class ReferenceVersion(Base):
-    """Bumped whenever territories, departments or routing rules change, so every dispatch
-    instance can keep them in memory and reload only when this number moves."""
+    """Row 1: bumped whenever territories, departments or routing rules change, so every
+    dispatch instance can keep them in memory and reload only when this number moves.
+    Row 2: the routing catalogue's own version (派单目录版本), moved by each rule change."""
 
     __tablename__ = "reference_version"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
+
+
+class DispatchDecision(Base):
+    """One dispatch round of an order: what the catalogue suggested and what was decided.
+
+    ``decision``: ``pending`` (waits for a dispatcher, 预审), ``auto`` (dispatched by the
+    catalogue), ``accepted`` (a dispatcher accepted the suggestion), ``overridden`` (a dispatcher
+    chose other departments, with a reason), ``manual`` (nothing was suggested), ``reopened``
+    (重办 to the last lead). The dispatch history of an order is its rows, round by round.
+    """
+
+    __tablename__ = "dispatch_decision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(ForeignKey("ticket_copy.ticket_no"))
+    round: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    waiting_reason: Mapped[str | None] = mapped_column(String(20))  # unmatched | review | returned
+    suggested_lead: Mapped[str | None] = mapped_column(String(32))
+    suggested_assists: Mapped[list[str]] = mapped_column(JSON, default=list)
+    rule_id: Mapped[int | None] = mapped_column(Integer)
+    catalogue_version: Mapped[int | None] = mapped_column(Integer)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    decision: Mapped[str] = mapped_column(String(12))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(50))
+    lead: Mapped[str | None] = mapped_column(String(32))
+    assists: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reason: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (UniqueConstraint("ticket_no", "round", name="uq_dispatch_decision_round"),)
+
+
+class CatalogueRevision(Base):
+    """One change to one routing rule (派单目录修订): who, when, the rule before and after, and
+    the catalogue version it produced. Several rules changed in one load share a version."""
+
+    __tablename__ = "catalogue_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    catalogue_version: Mapped[int] = mapped_column(Integer, index=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("routing_rule.id"))
+    action: Mapped[str] = mapped_column(String(12))  # create | update | deactivate | activate
+    actor: Mapped[str] = mapped_column(String(50))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (UniqueConstraint("catalogue_version", "rule_id",
+                                       name="uq_catalogue_revision_version_rule"),
+                      Index("ix_catalogue_revision_rule", "rule_id", "id"))
+
+
+class AssignmentDeadline(Base):
+    """Dispatch's copy of an assignment's handling deadline, learnt from supervision's
+    ``assignment.clocks_started`` and moved by an approved ``assignment.extension_decided``:
+    the reply gate lets the lead answer once an assistant's deadline has passed."""
+
+    __tablename__ = "assignment_deadline"
+
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), primary_key=True)
+    handle_due: Mapped[datetime] = mapped_column(UtcDateTime())
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.dispatch import domain
 from services.dispatch.models import Department, ReferenceVersion, RoutingRule, Territory
@@ -26,17 +26,45 @@ class Reference:
     levels: dict[str, str]
     government: dict[str, str]
     departments: frozenset[str]
+    catalogue_version: int = 0
+
+    def rule(self, rule_id: int | None) -> domain.Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+REFERENCE, CATALOGUE = 1, 2  # rows of reference_version
 
 
 def current_version(session: Any) -> int:
-    row = session.get(ReferenceVersion, 1)
+    row = session.get(ReferenceVersion, REFERENCE)
     return row.version if row else 0
 
 
+def catalogue_version(session: Any) -> int:
+    """The routing catalogue's version (派单目录版本): moved by every change to a rule."""
+    value = session.scalar(select(ReferenceVersion.version).where(
+        ReferenceVersion.id == CATALOGUE))
+    return int(value or 0)
+
+
+def next_catalogue_version(session: Any) -> int:
+    """Move the catalogue's version and return it. One UPDATE … RETURNING: of two concurrent
+    editors on PostgreSQL the second waits for the first's row lock and gets the next number."""
+    moved = session.execute(update(ReferenceVersion).where(ReferenceVersion.id == CATALOGUE)
+                            .values(version=ReferenceVersion.version + 1)
+                            .returning(ReferenceVersion.version)).scalar()
+    if moved is None:
+        session.add(ReferenceVersion(id=CATALOGUE, version=1))
+        session.flush()
+        moved = 1
+    bump_version(session)
+    return int(moved)
+
+
 def bump_version(session: Any) -> None:
-    row = session.get(ReferenceVersion, 1)
+    row = session.get(ReferenceVersion, REFERENCE)
     if row is None:
-        session.add(ReferenceVersion(id=1, version=1))
+        session.add(ReferenceVersion(id=REFERENCE, version=1))
     else:
         row.version += 1
 
@@ -53,7 +81,8 @@ def load(session: Any, version: int) -> Reference:
         parents={t.code: t.parent_code for t in territories},
         levels={t.code: t.level for t in territories},
         government={d.territory_code: d.code for d in active if d.territory_code},
-        departments=frozenset(d.code for d in active))
+        departments=frozenset(d.code for d in active),
+        catalogue_version=catalogue_version(session))
 
 
 class ReferenceCache(DependencyProvider):

@@ -43,6 +43,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
     # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
     # (add this area's code between these two lines)
+    "dispatch.queue": frozenset({"dispatcher", "admin"}),
+    "dispatch.history": frozenset(STAFF | {"auditor"}),
+    "assignment.read": frozenset({"department", "dispatcher", "supervisor", "admin"}),
+    "catalogue.read": frozenset({"admin", "auditor"}),
+    "catalogue.write": frozenset({"admin"}),
     # == end of area [dispatch] ==
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==

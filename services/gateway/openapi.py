@@ -38,9 +38,12 @@ SCHEMAS: dict[str, Any] = {
                                "answer": {"type": "string", "maxLength": 2000},
                                "article_id": {"type": "integer",
                                               "description": "the published knowledge article cited"}}}}},
-    "Dispatch": {"type": "object", "required": ["lead"],
-                 "properties": {"lead": {"type": "string"},
-                                "assists": {"type": "array", "items": {"type": "string"}}}},
+    "Dispatch": {"type": "object", "description": "预审: accept_suggestion, or lead (+ assists); "
+                 "overriding a suggestion needs a reason",
+                 "properties": {"accept_suggestion": {"type": "boolean"},
+                                "lead": {"type": "string"},
+                                "assists": {"type": "array", "items": {"type": "string"}},
+                                "reason": {"type": "string", "maxLength": 500}}},
     "Reply": {"type": "object", "required": ["reply"],
               "properties": {"reply": {"type": "string", "maxLength": 4000}}},
     "Callback": {"type": "object", "required": ["reached"],
@@ -106,6 +109,35 @@ SCHEMAS: dict[str, Any] = {
 
     # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
     # (add this area's code between these two lines)
+    "Opinion": {"type": "object", "required": ["opinion"], "properties": {
+        "opinion": {"type": "string", "maxLength": 4000, "description": "协办意见 to the lead"}}},
+    "PassDown": {"type": "object", "required": ["department_code"], "properties": {
+        "department_code": {"type": "string",
+                            "description": "下派: one of the passing department's own units"},
+        "note": {"type": "string", "maxLength": 500}}},
+    "RoutingRule": {"type": "object", "required": ["lead"], "properties": {
+        "category": {"type": ["string", "null"], "enum": [
+            "consultation", "help", "complaint", "report", "suggestion", "praise", "other", None]},
+        "keywords": {"type": "array", "items": {"type": "string", "maxLength": 50}},
+        "territory_code": {"type": ["string", "null"]},
+        "lead": {"type": "string", "description": "a department code, or @district / @street / "
+                                                  "@community (属地派单)"},
+        "assists": {"type": "array", "items": {"type": "string"}},
+        "priority": {"type": "integer"},
+        "note": {"type": ["string", "null"], "maxLength": 200},
+        "comment": {"type": "string", "maxLength": 500,
+                    "description": "why: kept in the catalogue's revision"}}},
+    "RoutingRuleChange": {"type": "object", "description": "only the fields given change",
+                          "properties": {
+        "category": {"type": ["string", "null"]},
+        "keywords": {"type": "array", "items": {"type": "string", "maxLength": 50}},
+        "territory_code": {"type": ["string", "null"]},
+        "lead": {"type": "string"}, "assists": {"type": "array", "items": {"type": "string"}},
+        "priority": {"type": "integer"}, "active": {"type": "boolean"},
+        "note": {"type": ["string", "null"], "maxLength": 200},
+        "comment": {"type": "string", "maxLength": 500}}},
+    "RoutingRuleDeactivation": {"type": "object", "properties": {
+        "comment": {"type": "string", "maxLength": 500}}},
     # == end of area [dispatch] ==
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==

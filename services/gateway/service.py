@@ -330,6 +330,89 @@ class GatewayService:
 
     # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
     # (add this area's code between these two lines)
+    @route("GET", "/api/v1/dispatch/queue", summary="待派单队列（预审） Orders waiting for a "
+           "dispatcher, with the catalogue's suggestion", action="dispatch.queue",
+           query=("cursor", "limit"))
+    def dispatch_queue(self, request: Any) -> Any:
+        self._authorize(request, "dispatch.queue")
+        return self.dispatch.queue({k: v for k, v in request.args.items()
+                                    if k in ("cursor", "limit")})
+
+    @route("GET", "/api/v1/tickets/<ticket_no>/dispatch-history",
+           summary="派单记录 Each dispatch round: suggestion, decision (auto / accepted / "
+           "overridden / manual / reopened), who and why", action="dispatch.history")
+    def dispatch_history(self, request: Any, ticket_no: str) -> Any:
+        self._authorize(request, "dispatch.history")
+        return {"items": self.dispatch.dispatch_history(ticket_no)}
+
+    @route("GET", "/api/v1/assignments/<int:assignment_id>",
+           summary="承办任务详情（含协办意见） One assignment, with its assistants' opinions",
+           action="assignment.read", department_scoped=True)
+    def get_assignment(self, request: Any, assignment_id: int) -> Any:
+        who = self._authorize(request, "assignment.read")
+        scope = who.department_code if who.role == "department" else None
+        if who.role == "department" and not scope:
+            raise NotFound(f"任务不存在 assignment {assignment_id} not found",
+                           {"assignment_id": assignment_id})
+        return self.dispatch.get_assignment(assignment_id, scope)
+
+    @route("POST", "/api/v1/assignments/<int:assignment_id>/opinion",
+           summary="提交协办意见 Submit an assisting department's opinion",
+           action="assignment.act", body="Opinion", department_scoped=True)
+    def submit_opinion(self, request: Any, assignment_id: int) -> Any:
+        who = self._authorize(request, "assignment.act")
+        return self.dispatch.submit_opinion(assignment_id, who.department_code,
+                                            read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/assignments/<int:assignment_id>/pass-down",
+           summary="下派 Pass an assignment down to one of the department's own units",
+           action="assignment.act", body="PassDown", department_scoped=True)
+    def pass_down(self, request: Any, assignment_id: int) -> Any:
+        who = self._authorize(request, "assignment.act")
+        return 201, self.dispatch.pass_down(assignment_id, who.department_code,
+                                            read_json(request), who.as_actor())
+
+    @route("GET", "/api/v1/admin/routing-rules", summary="派单目录 The routing catalogue",
+           action="catalogue.read", query=("active",))
+    def routing_rules(self, request: Any) -> Any:
+        self._authorize(request, "catalogue.read")
+        query = {k: v for k, v in request.args.items() if k == "active"}
+        return self.dispatch.list_rules(query)
+
+    @route("POST", "/api/v1/admin/routing-rules", summary="新增派单规则 Add a routing rule",
+           action="catalogue.write", body="RoutingRule")
+    def create_routing_rule(self, request: Any) -> Any:
+        who = self._authorize(request, "catalogue.write")
+        rule = self.dispatch.create_rule(read_json(request), who.as_actor())
+        return 201, rule, {"Location": f"/api/v1/admin/routing-rules/{rule['id']}"}
+
+    @route("PATCH", "/api/v1/admin/routing-rules/<int:rule_id>",
+           summary="修改派单规则 Change a routing rule", action="catalogue.write",
+           body="RoutingRuleChange")
+    def update_routing_rule(self, request: Any, rule_id: int) -> Any:
+        who = self._authorize(request, "catalogue.write")
+        return self.dispatch.update_rule(rule_id, read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/admin/routing-rules/<int:rule_id>/deactivate",
+           summary="停用派单规则 Deactivate a routing rule", action="catalogue.write",
+           body="RoutingRuleDeactivation")
+    def deactivate_routing_rule(self, request: Any, rule_id: int) -> Any:
+        who = self._authorize(request, "catalogue.write")
+        return self.dispatch.deactivate_rule(rule_id, read_json(request), who.as_actor())
+
+    @route("GET", "/api/v1/admin/routing-rules/<int:rule_id>/history",
+           summary="派单规则修订记录 A rule's revisions", action="catalogue.read")
+    def routing_rule_history(self, request: Any, rule_id: int) -> Any:
+        self._authorize(request, "catalogue.read")
+        return self.dispatch.rule_history(rule_id)
+
+    @route("GET", "/api/v1/admin/routing-catalogue/changes",
+           summary="派单目录变更日志 The catalogue's change log", action="catalogue.read",
+           query=("cursor", "limit"))
+    def routing_catalogue_changes(self, request: Any) -> Any:
+        self._authorize(request, "catalogue.read")
+        return self.dispatch.catalogue_changes({k: v for k, v in request.args.items()
+                                                if k in ("cursor", "limit")})
     # == end of area [dispatch] ==
 
     # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==

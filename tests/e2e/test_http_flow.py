@@ -50,6 +50,11 @@ class TestOrderLifeOverHttp:
         assert item["phone"] == "0830-****5678"  # departments see masked phones
         assert dept.sign(lead["id"])["state"] == "signed"
         wait_for(lambda: agent.ticket(t["ticket_no"])["status"] == "in_progress", what="in_progress")
+        for assist in (a for a in agent.ticket(t["ticket_no"])["assignments"]
+                       if a["role"] == "assist"):  # 协办意见 before the lead's reply
+            street = system.login(f"dept_{assist['department_code']}")
+            street.sign(assist["id"])
+            street.opinion(assist["id"], "街道已配合现场劝离。")
         dept.reply(lead["id"], "已责令摊贩退出占道区域，并安排夜间巡查。")
         wait_for(lambda: agent.ticket(t["ticket_no"])["status"] == "replied", what="replied")
         closed = sup.callback(t["ticket_no"], reached=True, solved=True,

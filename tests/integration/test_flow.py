@@ -41,6 +41,10 @@ class TestHappyPath:
         rpc.dispatch.sign(lead["id"], "chengguan", "dept_chengguan")
         wait_for(lambda: rpc.supervision.get_state(no)["status"] == "in_progress",
                  what="in_progress")
+        assist = next(a for a in assignments if a["role"] == "assist")  # 协办意见 before the reply
+        rpc.dispatch.sign(assist["id"], "jy_nancheng", "dept_jy_nancheng")
+        rpc.dispatch.submit_opinion(assist["id"], "jy_nancheng", {"opinion": "街道已配合劝离"},
+                                    "dept_jy_nancheng")
         rpc.dispatch.reply(lead["id"], "chengguan", {"reply": "已清理占道摊点"}, "dept_chengguan")
         state = wait_for(lambda: (s := rpc.supervision.get_state(no))["status"] == "replied" and s,
                          what="replied")
@@ -103,6 +107,10 @@ class TestReopen:
         lead = next(a for a in first if a["role"] == "lead")
         rpc.dispatch.sign(lead["id"], lead["department_code"], "u")
         wait_for(lambda: rpc.supervision.get_state(no)["status"] == "in_progress", what="sign")
+        for assist in (a for a in first if a["role"] == "assist"):  # 协办意见 before the reply
+            rpc.dispatch.sign(assist["id"], assist["department_code"], "u")
+            rpc.dispatch.submit_opinion(assist["id"], assist["department_code"],
+                                        {"opinion": "已配合"}, "u")
         rpc.dispatch.reply(lead["id"], lead["department_code"], {"reply": "已处理"}, "u")
         wait_for(lambda: rpc.supervision.get_state(no)["status"] == "replied", what="reply")
         result = rpc.supervision.record_callback(

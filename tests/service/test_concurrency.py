@@ -10,6 +10,7 @@ import pytest
 
 from hotline import demo
 from services.dispatch import domain, reference
+from services.dispatch.dependencies import DispatchSettings
 from services.dispatch.service import DispatchService
 from shared.database import Database
 from shared.errors import Conflict
@@ -25,7 +26,8 @@ def test_concurrent_signatures_one_wins(database_urls: dict[str, str], backend: 
     upgrade("dispatch", database_urls["dispatch"])
     db = Database.standalone(metadata_of("dispatch"), database_urls["dispatch"], "dispatch")
     worker = Worker(DispatchService, db, consumer="dispatch.on_ticket_registered",
-                    reference=lambda s: reference.load(s, reference.current_version(s)))
+                    reference=lambda s: reference.load(s, reference.current_version(s)),
+                    settings=DispatchSettings())
     worker.load_reference({"territories": demo.TERRITORIES, "departments": demo.DEPARTMENTS,
                            "rules": demo.RULES})
     no = "20261123000777"

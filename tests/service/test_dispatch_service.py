@@ -9,6 +9,7 @@ import pytest
 
 from hotline import demo
 from services.dispatch import reference
+from services.dispatch.dependencies import DispatchSettings
 from services.dispatch.service import DispatchService
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events import load_envelope, make_envelope
@@ -32,7 +33,7 @@ def dispatch(store: Any) -> Any:
         return reference.load(session, reference.current_version(session))
 
     worker = Worker(DispatchService, db, consumer="dispatch.on_ticket_registered",
-                    reference=fresh_reference)
+                    reference=fresh_reference, settings=DispatchSettings())
 
     def make() -> Any:
         return worker
@@ -93,6 +94,10 @@ class TestDepartmentActions:
             make().reply(assist["id"], "chengguan", {"reply": "协办意见"}, "u2")  # assists don't reply
         with pytest.raises(Invalid):
             make().reply(lead["id"], "longmatan", {"reply": ""}, "u1")
+        with pytest.raises(Conflict) as gate:  # the assistant's opinion comes first (协办意见)
+            make().reply(lead["id"], "longmatan", {"reply": "已处理"}, "u1")
+        assert gate.value.details["state"] == "assists_pending"
+        make().submit_opinion(assist["id"], "chengguan", {"opinion": "已配合"}, "u2")
         assert make().reply(lead["id"], "longmatan", {"reply": "已处理"}, "u1")["state"] == "replied"
         types = [e["type"] for e in outbox(db)]
         assert types.count("assignment.signed") == 2 and types.count("assignment.replied") == 1
