@@ -32,6 +32,7 @@ def handle_round(system: System, agent: HotlineClient, no: str, assignment_id: i
     dept = system.login("dept_chengguan")
     dept.sign(assignment_id)
     wait_for(lambda: agent.ticket(no)["status"] == "in_progress", what="in_progress")
+    system.give_opinions(no)
     dept.reply(assignment_id, "已责令摊贩退出占道区域。")
     wait_for(lambda: agent.ticket(no)["status"] == "replied", what="replied")
 

@@ -15,7 +15,7 @@ from hotline.client import wait_for
 from shared.database import Database
 from shared.migrations import metadata_of
 from shared.outbox import EVENTS_EXCHANGE
-from tests.integration.conftest import ORDER, load_city
+from tests.integration.conftest import ORDER, give_opinions, load_city
 
 AGAIN = {"category": "complaint", "territory_code": ORDER["territory_code"],
          "phone": "13911112222",
@@ -48,6 +48,7 @@ class TestOpenLedger:
         wait_for(lambda: rpc.supervision.get_state(no)["clocks"], what="clocks")
         rpc.dispatch.sign(lead["id"], lead["department_code"], "dept")
         wait_for(lambda: rpc.supervision.get_state(no)["status"] == "in_progress", what="signed")
+        give_opinions(rpc, no)
         rpc.dispatch.reply(lead["id"], lead["department_code"], {"reply": "已清理占道摊点"}, "dept")
         wait_for(lambda: rpc.supervision.get_state(no)["status"] == "replied", what="replied")
         closed = rpc.supervision.record_callback(

@@ -20,7 +20,7 @@ from hotline.registry import service_class
 from services.supervision import supervising
 from shared.calendar import WorkCalendar
 from shared.events import make_envelope
-from tests.integration.conftest import ORDER, load_city
+from tests.integration.conftest import ORDER, give_opinions, load_city
 from tests.integration.test_reliability import publish
 
 
@@ -161,6 +161,7 @@ def test_passed_down_problem_order_and_a_linked_callers_callback(
     assert (order["source"], order["assignment_id"]) == ("problem", 900001)
 
     rpc.dispatch.sign(lead["assignment_id"], "chengguan", "dept_chengguan")
+    give_opinions(rpc, no)
     rpc.dispatch.reply(lead["assignment_id"], "chengguan", {"reply": "已清理"}, "dept_chengguan")
     wait_for(lambda: rpc.supervision.get_state(no)["status"] == "replied", what="replied")
     linked = rpc.supervision.record_callback(no, {"link_id": 77, "reached": True, "solved": True,
