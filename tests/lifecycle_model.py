@@ -180,7 +180,9 @@ def decide_return(order: Order, return_id: int, approve: bool) -> Refusal | None
 
 def request_extension(order: Order, a: Assignment, own: bool, days: int) -> Refusal | None:
     # DOMAIN.md: before the handling deadline, once, at most 10 working days. The services do
-    # not refuse an assignment whose clock stopped (returned) or whose order is closed.
+    # not refuse an assignment whose clock stopped (returned) or whose order is closed; the
+    # model follows them until that is fixed (BUG, tests/integration/test_lifecycle_bugs.py:
+    # then refuse ``a.stopped`` here with Conflict("extension", "returned")).
     if not own:
         return Refusal(NotFound)
     if a.replied:
@@ -233,7 +235,9 @@ def close(order: Order) -> Refusal | None:
 
 def urge(order: Order) -> Refusal | None:
     # a clock is open while unreplied and not stopped; the services urge open clocks whatever
-    # the order's status (an assistant's clock stays open after the order closed)
+    # the order's status (an assistant's clock stays open after the order closed). The model
+    # follows them until that is fixed (BUG, tests/integration/test_lifecycle_bugs.py: then
+    # refuse a closed order here with Conflict("urge", "closed")).
     if not order.open_clocks():
         return Refusal(Conflict, "urge", order.status)
     order.manual_urges += len(order.open_clocks())
