@@ -31,26 +31,23 @@ import os
 import time
 from collections import Counter
 from typing import Any
-from urllib.parse import quote
 
-import requests
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
-from kombu import Connection
 
 from hotline.client import wait_for
-from shared.messaging import DEAD_LETTER_QUEUE, list_dead_letters
+from shared.messaging import list_dead_letters
 from tests import lifecycle_model as m
-from tests.conftest import RABBIT_API
 from tests.integration.conftest import load_city
-from tests.lifecycle_machine import LifecycleMachine
+from tests.lifecycle_machine import LifecycleMachine, QueueProbe
 
 SERVICES = ("intake", "dispatch", "supervision", "reporting")
-# per backend: (examples, steps per example); tuned so the file runs in about 90 s on 2 cores
 # HOTLINE_PROPS_NO_SHRINK=1 reports the first failing sequence as found (shrinking a failure
 # re-runs many sequences against the real services: minutes, not seconds)
 PHASES = ([Phase.explicit, Phase.reuse, Phase.generate]
           if os.environ.get("HOTLINE_PROPS_NO_SHRINK") == "1" else list(Phase))
+# per backend: (examples, steps per example); tuned so the file runs in about 90 s on 2 cores
+# (HOTLINE_PROPS_EXAMPLES overrides the number of examples, e.g. for a longer local run)
 BUDGET = {"sqlite": (8, 35), "postgres": (2, 30)}
 
 
@@ -58,15 +55,8 @@ class RpcDriver:
     """The lifecycle actions as the gateway calls them, over nameko RPC."""
 
     def __init__(self, rpc: Any, amqp_uri: str, vhost: str):
-        self.rpc, self.amqp_uri, self.vhost = rpc, amqp_uri, vhost
-        self.connection = Connection(amqp_uri, connect_timeout=5)
-        self.channel = self.connection.channel()
-        self.queues = [q["name"] for q in requests.get(
-            f"{RABBIT_API}/queues/{quote(vhost, safe='')}", timeout=10).json()]
-        assert DEAD_LETTER_QUEUE in self.queues and len(self.queues) > 3, self.queues
-
-    def close(self) -> None:
-        self.connection.release()
+        self.rpc = rpc
+        self.probe = QueueProbe(amqp_uri, vhost)
 
     # -- actions ---------------------------------------------------------------------------------
     def register(self, kind: str) -> str:
@@ -115,17 +105,14 @@ class RpcDriver:
     def observe(self, ticket_no: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         return self.rpc.supervision.get_state(ticket_no), self.rpc.dispatch.assignments_of(ticket_no)
 
-    def depth(self, queue: str) -> int:
-        return int(self.channel.queue_declare(queue=queue, passive=True).message_count)
-
     def quiescent(self) -> bool:
         for service in SERVICES:
             if getattr(self.rpc, service).outbox_status()["pending"]:
                 return False
-        return all(self.depth(q) == 0 for q in self.queues)
+        return bool(self.probe.empty())
 
     def dead_letters(self) -> int:
-        return self.depth(DEAD_LETTER_QUEUE)
+        return self.probe.dead_letters()
 
 
 def test_lifecycle_invariants_hold_over_random_action_sequences(
@@ -146,15 +133,11 @@ def test_lifecycle_invariants_hold_over_random_action_sequences(
             max_examples=examples, stateful_step_count=steps, deadline=None, derandomize=True,
             database=None, print_blob=True, phases=PHASES, suppress_health_check=list(HealthCheck)))
     finally:
-        driver.close()
+        driver.probe.close()
     print(f"\n{backend}: {examples} examples × ≤{steps} steps in {time.monotonic() - began:.1f}s; "
           + ", ".join(f"{k} ×{v}" for k, v in sorted(Machine.tally.items())))
 
     # after the run, the management API agrees (its figures lag by up to 5 s): nothing queued,
     # nothing unacknowledged, and the dead-letter queue holds nothing
-    def api_idle() -> bool:
-        queues = requests.get(f"{RABBIT_API}/queues/{quote(vhost, safe='')}", timeout=10).json()
-        return all(q.get("messages", 0) == 0 for q in queues) and len(queues) > 3
-
-    wait_for(api_idle, timeout=30, what="every queue of the vhost empty (management API)")
+    wait_for(driver.probe.api_idle, timeout=30, what="every queue of the vhost empty (management API)")
     assert list_dead_letters(config["AMQP_URI"]) == []
