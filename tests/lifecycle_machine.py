@@ -79,7 +79,7 @@ SATISFACTION = st.sampled_from([None, "satisfied", "basically_satisfied", "unsat
 class LifecycleMachine(RuleBasedStateMachine):
     driver: Any = None           # set by the test
     max_orders = 3
-    settle_timeout = 30.0
+    settle_timeout = 20.0
     tally: Counter[str] = Counter()  # accepted / refused actions and statuses reached, per run
 
     def __init__(self) -> None:

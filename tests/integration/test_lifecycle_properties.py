@@ -48,7 +48,7 @@ PHASES = ([Phase.explicit, Phase.reuse, Phase.generate]
           if os.environ.get("HOTLINE_PROPS_NO_SHRINK") == "1" else list(Phase))
 # per backend: (examples, steps per example); tuned so the file runs in about 90 s on 2 cores
 # (HOTLINE_PROPS_EXAMPLES overrides the number of examples, e.g. for a longer local run)
-BUDGET = {"sqlite": (8, 35), "postgres": (2, 30)}
+BUDGET = {"sqlite": (10, 35), "postgres": (3, 25)}
 
 
 class RpcDriver:
