@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -30,7 +30,7 @@ from tests.lifecycle_machine import LifecycleMachine, QueueProbe
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("intake", "dispatch", "supervision", "reporting", "knowledge")
-EXAMPLES, STEPS = 3, 25
+EXAMPLES, STEPS = 4, 30
 
 
 class HttpDriver:
@@ -130,6 +130,7 @@ class HttpDriver:
         return self.probe.dead_letters()
 
 
+@pytest.mark.timeout(300)
 def test_lifecycle_invariants_hold_over_random_http_sequences(system: System) -> None:
     with ClusterRpcProxy({"AMQP_URI": system.env["AMQP_URI"]}, timeout=20) as rpc:
         driver = HttpDriver(system, rpc)
@@ -143,6 +144,7 @@ def test_lifecycle_invariants_hold_over_random_http_sequences(system: System) ->
             run_state_machine_as_test(Machine, settings=settings(
                 max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
                 derandomize=True, database=None, print_blob=True,
+                phases=[Phase.explicit, Phase.reuse, Phase.generate],  # report as found
                 suppress_health_check=list(HealthCheck)))
         finally:
             driver.probe.close()

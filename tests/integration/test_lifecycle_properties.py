@@ -21,8 +21,10 @@ and every order shows what the model predicts. Queue depths are read exactly wit
 ``queue.declare`` (the management API's figures are refreshed only every 5 s, measured on this
 broker, so they serve only the final check after the run, where their delay does not matter).
 
-Reproducible: hypothesis is derandomized and keeps no example database; a failure prints the
-whole sequence of steps (and a ``@reproduce_failure`` blob).
+Reproducible: hypothesis is derandomized (the same sequences on every run and machine) and
+keeps no example database; a failure prints the whole sequence of steps (and a
+``@reproduce_failure`` blob). Debugging knobs: HOTLINE_PROPS_EXAMPLES (more sequences),
+HOTLINE_PROPS_SHRINK=1 (shrink a failure to its shortest sequence; slow).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -42,13 +45,14 @@ from tests.integration.conftest import load_city
 from tests.lifecycle_machine import LifecycleMachine, QueueProbe
 
 SERVICES = ("intake", "dispatch", "supervision", "reporting")
-# HOTLINE_PROPS_NO_SHRINK=1 reports the first failing sequence as found (shrinking a failure
-# re-runs many sequences against the real services: minutes, not seconds)
-PHASES = ([Phase.explicit, Phase.reuse, Phase.generate]
-          if os.environ.get("HOTLINE_PROPS_NO_SHRINK") == "1" else list(Phase))
+# A failure is reported as found, the whole sequence of steps printed: shrinking re-runs many
+# sequences against the real services (minutes, beyond the test's timeout). To get the
+# shortest failing sequence, run with HOTLINE_PROPS_SHRINK=1 and -p no:timeout.
+PHASES = (list(Phase) if os.environ.get("HOTLINE_PROPS_SHRINK") == "1"
+          else [Phase.explicit, Phase.reuse, Phase.generate])
 # per backend: (examples, steps per example); tuned so the file runs in about 90 s on 2 cores
 # (HOTLINE_PROPS_EXAMPLES overrides the number of examples, e.g. for a longer local run)
-BUDGET = {"sqlite": (10, 35), "postgres": (3, 25)}
+BUDGET = {"sqlite": (20, 35), "postgres": (3, 25)}
 
 
 class RpcDriver:
@@ -115,6 +119,7 @@ class RpcDriver:
         return self.probe.dead_letters()
 
 
+@pytest.mark.timeout(300)  # ~45 s per backend normally; room for a loaded machine
 def test_lifecycle_invariants_hold_over_random_action_sequences(
         start: Any, rpc: Any, config: dict[str, Any], vhost: str, backend: str) -> None:
     start(*SERVICES)
