@@ -14,7 +14,7 @@ import pytest
 from kombu import Connection, Queue
 
 from hotline.client import wait_for
-from shared.errors import Conflict
+from shared.errors import Conflict, Invalid
 from tests.integration.conftest import ORDER, load_city
 
 SERVICES = ("intake", "dispatch", "supervision")
@@ -104,3 +104,20 @@ def test_a_reply_racing_a_return_request_is_not_lost(start: Any, rpc: Any,
     # the services agree: a lead assignment replied in dispatch is a replied order in
     # supervision (observed: dispatch 'replied', supervision stuck at 'in_progress')
     assert replied_in_dispatch == ("replied" in statuses), (statuses, state["status"])
+
+
+@pytest.mark.skip(reason="BUG: a manual dispatch naming the lead also as an assistant is a "
+                         "Conflict without a state ({'action': 'dispatch', 'department': ...}); "
+                         "it is bad input and should be Invalid (422) naming 'assists'")
+def test_the_lead_named_as_assistant_is_invalid_input_naming_the_field(start: Any,
+                                                                       rpc: Any) -> None:
+    start(*SERVICES)
+    load_city(rpc)
+    order = {**ORDER, "category": "consultation", "territory_code": None,
+             "content": "请问市图书馆周一开放吗？"}
+    no = rpc.intake.register_ticket(order, "agent1")["ticket_no"]
+    wait_for(lambda: rpc.supervision.get_state(no)["status"] == "pending_dispatch", what="pending")
+    with pytest.raises(Invalid) as refused:  # observed: Conflict naming no state
+        rpc.dispatch.dispatch(no, {"lead": "minzheng", "assists": ["minzheng"]}, "dispatcher1")
+    assert "assists" in refused.value.details["fields"]
+    assert rpc.dispatch.assignments_of(no) == []
