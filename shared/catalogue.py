@@ -253,6 +253,19 @@ class ReturnRequested(EventSchema):
     actor = fields.String(required=True)
 
 
+@register("assignment.return_withdrawn", 1)
+class ReturnWithdrawn(EventSchema):
+    """退单撤回: the lead's reply reached supervision while its return request was pending; the
+    reply stands and the request is withdrawn (neither approved nor 无正当理由退件)."""
+
+    return_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    at = _dt(required=True)
+    reason = fields.String(required=True)
+
+
 @register("assignment.return_decided", 1)
 class ReturnDecided(EventSchema):
     """退单审定: approved (back to dispatch) or rejected (无正当理由退件, the department keeps it)."""

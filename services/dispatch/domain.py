@@ -120,9 +120,9 @@ def check_dispatch(lead: str, assists: Sequence[str]) -> list[str]:
     if not lead:
         raise ValueError("lead")
     cleaned = list(dict.fromkeys(a for a in assists if a))
-    if lead in cleaned:
-        raise Conflict("主办单位不能同时为协办单位 the lead cannot also assist",
-                       {"action": "dispatch", "department": lead})
+    if lead in cleaned:  # bad input, not a state: nothing about the order forbids it
+        raise Invalid.fields({"assists": [f"主办单位不能同时为协办单位 the lead {lead} cannot "
+                                          "also assist"]})
     return cleaned
 
 

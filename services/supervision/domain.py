@@ -25,8 +25,12 @@ TRANSITIONS: dict[str, dict[str | None, str]] = {
     "reopen": {"replied": "reopened"},
     "request_return": {"dispatched": "return_requested", "in_progress": "return_requested"},
     "approve_return": {"return_requested": "pending_dispatch"},
-    # a rejected return goes back to where it was: see :func:`status_after_rejected_return`
+    # a rejected (or withdrawn) return goes back to where it was: see
+    # :func:`status_after_rejected_return`
     "reject_return": {"return_requested": "dispatched"},
+    # the lead's reply crossed its own pending return request on the bus: the reply stands,
+    # the request is withdrawn and the order goes back to where it was (then to replied)
+    "withdraw_return": {"return_requested": "dispatched"},
 }
 
 RETURN_REASONS = {"function": "职能不符", "territory": "属地不符", "ownership": "权属不清",
@@ -36,7 +40,7 @@ ACTION_NAMES = {
     "register": "登记", "resolve_at_intake": "直接办结", "await_dispatch": "待派单",
     "dispatch": "派单", "lead_sign": "签收", "lead_reply": "答复", "close": "办结",
     "callback": "回访", "reopen": "重办", "request_return": "申请退单",
-    "approve_return": "同意退单", "reject_return": "驳回退单",
+    "approve_return": "同意退单", "reject_return": "驳回退单", "withdraw_return": "撤回退单",
 }
 
 
@@ -96,11 +100,16 @@ def callback_outcome(reached: bool, satisfaction: str | None, attributable: bool
 
 
 def check_extension_request(replied: bool, now: datetime, handle_due: datetime,
-                            already_requested: bool, days: int, max_days: int) -> None:
-    """延期申请: before the handling deadline, at most once, at most ``max_days`` working days."""
+                            already_requested: bool, days: int, max_days: int, *,
+                            stopped: bool = False) -> None:
+    """延期申请: before the handling deadline, at most once, at most ``max_days`` working days,
+    on an assignment still running (not returned, passed down, or closed by the lead's reply)."""
     if replied:
         raise Conflict("已答复，不能申请延期 (extension after the reply)",
                        {"action": "extension", "state": "replied"})
+    if stopped:
+        raise Conflict("该承办任务已结束（已退单、已下派或主办已答复），不能申请延期 "
+                       "(the assignment has stopped)", {"action": "extension", "state": "stopped"})
     if already_requested:
         raise Conflict("每个承办任务只能申请一次延期 (at most one extension per assignment)",
                        {"action": "extension", "state": "extension_requested"})
@@ -112,11 +121,17 @@ def check_extension_request(replied: bool, now: datetime, handle_due: datetime,
                                        "working days"]})
 
 
-def check_extension_decision(state: str) -> None:
+def check_extension_decision(state: str, *, stopped: bool = False) -> None:
+    """延期审批 of a pending request whose assignment is still running: an approval must not
+    re-arm the clock of an assignment given back or passed down in the meantime."""
     if state != "pending":
         raise Conflict(f"该延期申请已{ {'approved': '批准', 'rejected': '驳回'}.get(state, state)}"
                        f" (decision on a {state} extension)",
                        {"action": "decide_extension", "state": state})
+    if stopped:
+        raise Conflict("该承办任务已结束（已退单或已下派），延期申请不再审批 "
+                       "(the assignment has stopped)",
+                       {"action": "decide_extension", "state": "stopped"})
 
 
 def status_after_rejected_return(status_before: str) -> str:

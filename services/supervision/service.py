@@ -65,6 +65,7 @@ from shared.messaging import event_handler
 from shared.operations import Operations
 from shared.rpc import rpc
 from shared.types import UtcDateTime
+from shared.vocabulary import STATUSES
 
 # One statement, no savepoint, the same on SQLite ≥ 3.35 and PostgreSQL: of two instances
 # sweeping at once, the second inserts nothing (PostgreSQL makes it wait for the first's commit).
@@ -230,6 +231,8 @@ class SupervisionService(Operations):
         state = self._state_or_retry(d["ticket_no"])
         if state.status == "dispatched":
             raise OutOfOrder(f"reply of {d['ticket_no']} before its signature was applied")
+        if clock.role == "lead" and state.status == "return_requested":
+            self._withdraw_return(state, clock.assignment_id, d["replied_at"])
         if domain.can("lead_reply", state.status):
             self._move(state, "lead_reply", d["actor"], f"{d['department_code']} 答复 replied")
             state.replied_at = d["replied_at"]
@@ -307,7 +310,8 @@ class SupervisionService(Operations):
         already = session.scalar(select(Extension.id).where(Extension.assignment_id == assignment_id))
         domain.check_extension_request(clock.replied_at is not None, now, clock.handle_due,
                                        already is not None, form["days"],
-                                       self.policy.extension_max.amount)
+                                       self.policy.extension_max.amount,
+                                       stopped=clock.stopped_at is not None)
         ext = Extension(ticket_no=clock.ticket_no, assignment_id=assignment_id,
                         department_code=department_code, days=form["days"], reason=form["reason"],
                         requested_at=now, requested_by=actor, state="pending",
@@ -333,12 +337,12 @@ class SupervisionService(Operations):
             raise NotFound(f"延期申请不存在 extension {extension_id} not found",
                            {"extension_id": extension_id})
         bind(ticket_no=ext.ticket_no)
-        domain.check_extension_decision(ext.state)
+        clock = session.get(Clock, ext.assignment_id)
+        domain.check_extension_decision(ext.state, stopped=clock.stopped_at is not None)
         now = utcnow()
         ext.state = "approved" if form["approve"] else "rejected"
         ext.decided_at, ext.decided_by, ext.decision_note = now, actor, form["note"]
         if form["approve"]:
-            clock = session.get(Clock, ext.assignment_id)
             calendar = self.calendar(session)
             # the old deadline is the end of its last day: the extra days follow that day
             ext.new_due = calendar.add_working_days(ext.old_due - timedelta(microseconds=1),
@@ -428,6 +432,24 @@ class SupervisionService(Operations):
         bind(ticket_no=clock.ticket_no)
         return clock
 
+    def _withdraw_return(self, state: TicketState, assignment_id: int, at: datetime) -> None:
+        """The lead replied while its return request was pending (the two crossed on the
+        bus: dispatch took the reply before it heard of the return): the reply stands and the
+        request is withdrawn, so nobody adjudicates a return of an order already answered."""
+        ticket_no = state.ticket_no
+        req = self._pending_return(ticket_no)
+        if req is None or req.assignment_id != assignment_id:
+            return
+        if req.status_before != "in_progress":  # dispatch only takes a reply after the sign
+            raise OutOfOrder(f"reply of {ticket_no} before its signature was applied")
+        req.state, req.decided_at, req.decided_by = "withdrawn", at, "system"
+        req.decision_note = "承办单位已答复，退单申请自动撤回 withdrawn by the reply"
+        self._move(state, "withdraw_return", "system", req.decision_note, target="in_progress")
+        self.db.emit("assignment.return_withdrawn", {
+            "return_id": req.id, "assignment_id": assignment_id, "ticket_no": ticket_no,
+            "department_code": req.department_code, "at": at,
+            "reason": req.decision_note}, ticket_no=ticket_no)
+
     def _pending_return(self, ticket_no: str) -> ReturnRequest | None:
         return self.db.session.scalar(select(ReturnRequest).where(
             ReturnRequest.ticket_no == ticket_no, ReturnRequest.state == "pending"))
@@ -459,7 +481,10 @@ class SupervisionService(Operations):
         form = load_or_invalid(UrgeSchema(), payload or {})
         bind(ticket_no=ticket_no)
         session = self.db.session
-        self._state(ticket_no)
+        status = self._state(ticket_no).status
+        if status in ("closed", "resolved_at_intake"):  # off the open ledger: nothing to urge
+            raise Conflict(f"工单已{STATUSES[status]}，不能催办 (urge of a {status} order)",
+                           {"action": "urge", "state": status})
         stmt = select(Clock).where(Clock.ticket_no == ticket_no, Clock.replied_at.is_(None),
                                    Clock.stopped_at.is_(None))
         if form["assignment_id"] is not None:
@@ -1441,6 +1466,11 @@ class SupervisionService(Operations):
     def _close(self, state: TicketState, actor: str, reason: str, note: str | None) -> None:
         self._move(state, "close", actor, note or reason)
         state.closed_at, state.close_reason = utcnow(), reason
+        # a closed order leaves the open ledger: no clock of it is urged or marked overdue again
+        for clock in self.db.session.scalars(select(Clock).where(
+                Clock.ticket_no == state.ticket_no, Clock.replied_at.is_(None),
+                Clock.stopped_at.is_(None))):
+            clock.stopped_at, clock.next_check_at = state.closed_at, None
         self.db.emit("ticket.closed", {"ticket_no": state.ticket_no, "closed_at": state.closed_at,
                                        "actor": actor, "reason": reason}, ticket_no=state.ticket_no)
 

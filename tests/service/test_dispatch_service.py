@@ -69,8 +69,10 @@ class TestRouting:
         assert outbox(db)[-1]["type"] == "ticket.pending_dispatch"
         with pytest.raises(Invalid):
             make().dispatch("20261123000003", {"lead": "nosuch"}, "dispatcher1")
-        with pytest.raises(Conflict):
+        with pytest.raises(Invalid) as bad:  # the lead cannot also assist: bad input
             make().dispatch("20261123000003", {"lead": "jiaoyu", "assists": ["jiaoyu"]}, "d1")
+        assert list(bad.value.details["fields"]) == ["assists"]
+        assert make().assignments_of("20261123000003") == []
         made = make().dispatch("20261123000003", {"lead": "jiaoyu"}, "dispatcher1")
         assert made[0]["dispatched_by"] == "dispatcher1"
         with pytest.raises(Conflict):

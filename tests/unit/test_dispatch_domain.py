@@ -17,7 +17,7 @@ from services.dispatch.domain import (
     route,
     territory_chain,
 )
-from shared.errors import Conflict
+from shared.errors import Conflict, Invalid
 
 FAST = settings(database=None, deadline=None, derandomize=True, max_examples=100)
 
@@ -203,10 +203,10 @@ class TestCheckDispatch:
     def test_returns_distinct_non_empty_assists_in_order(self) -> None:
         assert check_dispatch("CG", ["GA", "", "HB", "GA"]) == ["GA", "HB"]
 
-    def test_lead_cannot_also_assist(self) -> None:
-        with pytest.raises(Conflict) as info:
+    def test_lead_cannot_also_assist_and_the_field_is_named(self) -> None:
+        with pytest.raises(Invalid) as info:
             check_dispatch("CG", ["GA", "CG"])
-        assert info.value.details == {"action": "dispatch", "department": "CG"}
+        assert list(info.value.details["fields"]) == ["assists"]
 
     def test_a_lead_is_required(self) -> None:
         with pytest.raises(ValueError):

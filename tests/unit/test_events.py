@@ -153,6 +153,9 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "instruction_id": 12, "number": "批〔2026〕12号", "urge_id": 6,
         "department_code": "chengguan", "channel": "notice", "issued_at": AT,
         "issuer": "supervisor1", "note": "下达催办单"},
+    "assignment.return_withdrawn": {
+        "return_id": 3, "assignment_id": 1, "ticket_no": TICKET, "department_code": "CG",
+        "at": AT, "reason": "承办单位已答复，退单申请自动撤回"},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).
@@ -175,6 +178,7 @@ DATETIME_FIELD = {
     "instruction.feedback_submitted": "submitted_at", "instruction.feedback_decided": "at",
     "instruction.read": "at", "instruction.completed": "completed_at", "instruction.overdue": "due",
     "instruction.urged": "issued_at",
+    "assignment.return_withdrawn": "at",
 }
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,8 @@ from services.supervision.domain import (
     callback_outcome,
     can,
     check_callback,
+    check_extension_decision,
+    check_extension_request,
     transition,
 )
 from shared.errors import Conflict, Invalid
@@ -40,6 +44,7 @@ ALLOWED: list[tuple[str, str | None, str]] = [
     ("request_return", "in_progress", "return_requested"),
     ("approve_return", "return_requested", "pending_dispatch"),
     ("reject_return", "return_requested", "dispatched"),
+    ("withdraw_return", "return_requested", "dispatched"),
 ]
 ACTIONS = sorted(TRANSITIONS)
 ALL_STATES: list[str | None] = [None, *STATUSES]
@@ -151,6 +156,36 @@ class TestCallbackOutcome:
     def test_outcomes(self, reached: bool, satisfaction: str | None, attributable: bool,
                       before: int, outcome: str) -> None:
         assert callback_outcome(reached, satisfaction, attributable, before) == outcome
+
+
+class TestExtensionRules:
+    NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    DUE = NOW + timedelta(days=10)
+
+    def test_a_running_assignment_may_ask_once_within_the_limit(self) -> None:
+        check_extension_request(False, self.NOW, self.DUE, False, 10, 10)
+
+    @pytest.mark.parametrize("kwargs, state", [
+        ({"replied": True}, "replied"),
+        ({"stopped": True}, "stopped"),  # returned, passed down, or ended by the lead's reply
+        ({"already_requested": True}, "extension_requested"),
+        ({"now": DUE}, "overdue"),
+    ])
+    def test_refusals_name_the_state(self, kwargs: dict, state: str) -> None:
+        args = {"replied": False, "now": self.NOW, "handle_due": self.DUE,
+                "already_requested": False, "days": 3, "max_days": 10, **kwargs}
+        stopped = args.pop("stopped", False)
+        with pytest.raises(Conflict) as info:
+            check_extension_request(**args, stopped=stopped)
+        assert info.value.details == {"action": "extension", "state": state}
+
+    def test_a_decision_needs_a_pending_request_of_a_running_assignment(self) -> None:
+        check_extension_decision("pending")
+        for state, stopped, named in [("approved", False, "approved"),
+                                      ("pending", True, "stopped")]:
+            with pytest.raises(Conflict) as info:
+                check_extension_decision(state, stopped=stopped)
+            assert info.value.details == {"action": "decide_extension", "state": named}
 
 
 # -- random walks over the lifecycle ----------------------------------------------------------
