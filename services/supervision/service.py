@@ -8,11 +8,14 @@ raises :class:`OutOfOrder` and is retried with backoff rather than applied to mi
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import eventlet
 from nameko.dependency_providers import Config
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.orm import Session
 
 from services.supervision import domain, urging
 from services.supervision.dependencies import Calendar, Policy, sweep_timer
@@ -61,7 +64,96 @@ _CLAIM_URGE = text(
 ).bindparams(bindparam("issued_at", type_=UtcDateTime()))
 
 
-def _view(c: Clock) -> urging.ClockView:
+# The deadline sweep works on batches of clocks with a few set-based statements per batch (claim
+# every passed threshold in one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, the events
+# in one bulk outbox insert, every clock's next check in one UPDATE), so a sweep over a large
+# backlog costs a handful of round trips per batch instead of several per clock. On PostgreSQL
+# the rows travel as one JSON document (json_array_elements): a short statement with one
+# parameter instead of thousands, which pg8000 would rewrite and encode one by one in Python.
+# Rows are claimed in the sweep's one order, so instances cannot deadlock.
+_SWEEP_CHUNK = 500  # rows per multi-row statement: far below SQLite's and PostgreSQL's bind limits
+_MAX_SWEEP_BATCHES = 100_000  # a bound on one sweep's loop; each batch advances its clocks
+_SWEEP_SQL: dict[tuple[str, int], Any] = {}
+
+
+_PG_CLAIM_URGES = text(
+    "INSERT INTO urge (ticket_no, assignment_id, department_code, clock, kind, channel, "
+    "issued_at, issuer, note, auto_key) SELECT t, a, d, c, k, 'system', :issued_at, 'system', "
+    "NULL, key FROM (SELECT r->>0 AS t, CAST(r->>1 AS INTEGER) AS a, r->>2 AS d, r->>3 AS c, "
+    "r->>4 AS k, r->>5 AS key, ord FROM json_array_elements(CAST(:rows AS JSON)) WITH "
+    "ORDINALITY AS x (r, ord)) AS u ORDER BY ord "
+    "ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
+).bindparams(bindparam("issued_at", type_=UtcDateTime()))
+_PG_ADVANCE_CLOCKS = text(
+    "UPDATE clock SET next_check_at = CAST(v.r->>1 AS TIMESTAMP WITH TIME ZONE) "
+    "FROM json_array_elements(CAST(:rows AS JSON)) AS v (r) "
+    "WHERE clock.assignment_id = CAST(v.r->>0 AS INTEGER)")
+
+
+def _claim_urges_sql(n: int) -> Any:
+    """Claim ``n`` automatic urges at once: ``RETURNING`` names those this instance inserted."""
+    stmt = _SWEEP_SQL.get(("claim", n))
+    if stmt is None:
+        values = ", ".join(f"(:t{j}, :a{j}, :d{j}, :c{j}, :k{j}, 'system', :issued_at, 'system', "
+                           f"NULL, :key{j})" for j in range(n))
+        stmt = _SWEEP_SQL[("claim", n)] = text(
+            "INSERT INTO urge (ticket_no, assignment_id, department_code, clock, kind, channel, "
+            f"issued_at, issuer, note, auto_key) VALUES {values} "
+            "ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
+        ).bindparams(bindparam("issued_at", type_=UtcDateTime()))
+    return stmt
+
+
+def _advance_clocks_sql(n: int) -> Any:
+    """Set the next check of ``n`` clocks (``i{j}`` → ``n{j}``, NULL when nothing is left)."""
+    stmt = _SWEEP_SQL.get(("advance", n))
+    if stmt is None:
+        values = ", ".join(f"(:i{j}, :n{j})" for j in range(n))
+        stmt = _SWEEP_SQL[("advance", n)] = text(
+            f"WITH v (id, next_check_at) AS (VALUES {values}) UPDATE clock "
+            "SET next_check_at = v.next_check_at FROM v WHERE clock.assignment_id = v.id"
+        ).bindparams(*[bindparam(f"n{j}", type_=UtcDateTime()) for j in range(n)])
+    return stmt
+
+
+def _claim_urges(session: Session, claims: list[tuple[Any, urging.Threshold]],
+                 now: datetime) -> dict[str, int]:
+    """Insert the automatic urges of ``claims`` (clock row, threshold); ``auto_key → urge id``
+    of those inserted here. Of two instances claiming at once, the second inserts nothing."""
+    claimed: dict[str, int] = {}
+    if claims and session.get_bind().dialect.name == "postgresql":
+        rows = json.dumps([(row.ticket_no, row.assignment_id, row.department_code, t.clock,
+                            t.kind, urging.auto_key(row.assignment_id, t.clock, t.kind))
+                           for row, t in claims])
+        return {key: urge_id for urge_id, key in
+                session.execute(_PG_CLAIM_URGES, {"issued_at": now, "rows": rows})}
+    for i in range(0, len(claims), _SWEEP_CHUNK):
+        chunk = claims[i:i + _SWEEP_CHUNK]
+        params: dict[str, Any] = {"issued_at": now}
+        for j, (row, t) in enumerate(chunk):
+            params.update({f"t{j}": row.ticket_no, f"a{j}": row.assignment_id,
+                           f"d{j}": row.department_code, f"c{j}": t.clock, f"k{j}": t.kind,
+                           f"key{j}": urging.auto_key(row.assignment_id, t.clock, t.kind)})
+        claimed.update((key, urge_id) for urge_id, key in
+                       session.execute(_claim_urges_sql(len(chunk)), params))
+    return claimed
+
+
+def _advance_clocks(session: Session, nexts: list[tuple[int, datetime | None]]) -> None:
+    dialect = session.get_bind().dialect.name
+    if nexts and dialect == "postgresql":
+        session.execute(_PG_ADVANCE_CLOCKS, {"rows": json.dumps(
+            [(i, None if at is None else at.isoformat()) for i, at in nexts])})
+        return
+    for i in range(0, len(nexts), _SWEEP_CHUNK):
+        chunk = nexts[i:i + _SWEEP_CHUNK]
+        params: dict[str, Any] = {}
+        for j, (assignment_id, at) in enumerate(chunk):
+            params[f"i{j}"], params[f"n{j}"] = assignment_id, at
+        session.execute(_advance_clocks_sql(len(chunk)), params)
+
+
+def _view(c: Any) -> urging.ClockView:
     return urging.ClockView(
         started_at=c.started_at, sign_due=c.sign_due, handle_due=c.handle_due,
         sign_warn_at=c.sign_warn_at or c.sign_due, handle_warn_at=c.handle_warn_at or c.handle_due,
@@ -398,19 +490,56 @@ class SupervisionService(Operations):
         return {"urges": UrgeRecordSchema(many=True).dump(made)}
 
     def _sweep(self, now: datetime, limit: int) -> dict[str, int]:
-        session = self.db.session
-        clocks = list(session.scalars(select(Clock).where(Clock.next_check_at <= now)
-                                      .order_by(Clock.next_check_at, Clock.assignment_id)
-                                      .limit(limit)))  # one order for all instances: no deadlock
-        urged = 0
-        for clock in clocks:
-            for t in urging.passed(_view(clock), now):
-                if self._record_urge(clock, t.clock, t.kind, "system", "system", None, now,
-                                     auto=True, due=t.at):
-                    urged += 1
-            clock.next_check_at = urging.next_check(_view(clock), now)
-        self.db.commit()
-        return {"clocks": len(clocks), "urges": urged}
+        """Urge every passed threshold of every clock due by ``now``, in batches of ``limit``
+        clocks until none is left; each batch is one transaction (its urges, their
+        ``ticket.urged`` and ``ticket.overdue`` events and the clocks' next checks commit
+        together), and the sweep yields between batches so a long one never blocks the hub."""
+        c = Clock.__table__.c
+        batch = max(1, int(limit))
+        due = (select(c.assignment_id, c.ticket_no, c.department_code, c.started_at, c.sign_due,
+                      c.handle_due, c.sign_warn_at, c.handle_warn_at, c.signed_at, c.replied_at)
+               .where(c.next_check_at <= now)
+               .order_by(c.next_check_at, c.assignment_id)  # one order for all instances
+               .limit(batch))
+        swept = urged = 0
+        for _ in range(_MAX_SWEEP_BATCHES):
+            session = self.db.session
+            rows = session.execute(due).all()
+            claims: list[tuple[Any, urging.Threshold]] = []
+            nexts: list[tuple[int, datetime | None]] = []
+            for row in rows:
+                view = _view(row)
+                claims += [(row, t) for t in urging.passed(view, now)]
+                nexts.append((row.assignment_id, urging.next_check(view, now)))
+            claimed = _claim_urges(session, claims, now)
+            events: list[tuple[str, dict[str, Any], str | None]] = []
+            breached: list[int] = []
+            for row, t in claims:
+                urge_id = claimed.get(urging.auto_key(row.assignment_id, t.clock, t.kind))
+                if urge_id is None:
+                    continue  # another instance urged this threshold already
+                events.append(("ticket.urged", {
+                    "ticket_no": row.ticket_no, "urge_id": urge_id,
+                    "assignment_id": row.assignment_id, "department_code": row.department_code,
+                    "clock": t.clock, "kind": t.kind, "channel": "system", "issued_at": now,
+                    "issuer": "system", "note": None}, row.ticket_no))
+                if t.kind == "breach":
+                    breached.append(row.assignment_id)
+                    events.append(("ticket.overdue", {
+                        "ticket_no": row.ticket_no, "assignment_id": row.assignment_id,
+                        "department_code": row.department_code, "clock": t.clock,
+                        "due": t.at, "at": now}, row.ticket_no))
+            self.db.emit_many(events)
+            _advance_clocks(session, nexts)
+            if breached:
+                session.execute(update(Clock.__table__).where(c.assignment_id.in_(breached))
+                                .values(overdue=True))
+            self.db.commit()
+            swept, urged = swept + len(rows), urged + len(claimed)
+            if len(rows) < batch:
+                break
+            eventlet.sleep(0)  # let the heartbeat and other workers run (nameko#477)
+        return {"clocks": swept, "urges": urged}
 
     def _record_urge(self, clock: Clock, which: str, kind: str, channel: str, issuer: str,
                      note: str | None, now: datetime, *, auto: bool,
