@@ -214,6 +214,17 @@ class ProcessMonitor:
         except psutil.Error:
             return [proc]
 
+    def _cpu_seconds(self, proc: psutil.Process) -> float:
+        """User + system CPU seconds of a process and its children."""
+        total = 0.0
+        for p in self._tree(proc):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        return total
+
     def sample(self) -> None:
         for name, proc in self.procs.items():
             total = 0
@@ -248,27 +259,12 @@ class ProcessMonitor:
     def cpu_snapshot(self) -> dict[str, float]:
         snap: dict[str, float] = {"_wall": now()}
         for name, proc in self.procs.items():
-            total = 0.0
-            for p in self._tree(proc):
-                try:
-                    t = p.cpu_times()
-                    total += t.user + t.system
-                except psutil.Error:
-                    pass
-            snap[name] = total
+            snap[name] = self._cpu_seconds(proc)
         t = psutil.Process().cpu_times()
         snap["load generator"] = t.user + t.system
         for label, server in self.servers.items():
-            if server is None:
-                continue
-            total = 0.0
-            for p in self._tree(server):  # PostgreSQL: the postmaster and its backends
-                try:
-                    ct = p.cpu_times()
-                    total += ct.user + ct.system
-                except psutil.Error:
-                    pass
-            snap[label] = total
+            if server is not None:  # PostgreSQL: the postmaster and its backends
+                snap[label] = self._cpu_seconds(server)
         ct = psutil.cpu_times()
         snap["_machine_busy"] = ct.user + ct.system + ct.nice + getattr(ct, "irq", 0) + \
             getattr(ct, "softirq", 0) + getattr(ct, "steal", 0)
@@ -459,3 +455,31 @@ def write_results(stem: str, result: dict[str, Any], md: str,
                                       "utf-8")
     (out / f"{stem}.md").write_text(md, "utf-8")
     return out / f"{stem}.json"
+
+
+def parse_options(options: dict[str, Any], defaults: dict[str, Any],
+                  also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A benchmark's options: its ``defaults`` updated with the given (not None) values; names
+    outside ``defaults``, ``also`` and ``database`` are refused (ValueError), as is a database
+    other than sqlite or postgres."""
+    opts = dict(defaults)
+    unknown = set(options) - set(defaults) - set(also) - {"database"}
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
+    opts.update({k: v for k, v in options.items() if v is not None})
+    opts.setdefault("database", "sqlite")
+    if opts["database"] not in ("sqlite", "postgres"):
+        raise ValueError("database must be sqlite or postgres")
+    return opts
+
+
+def results_heading(name: str, r: dict[str, Any]) -> str:
+    """The first line of a results table: benchmark, database, date, machine and versions."""
+    v, m = r["versions"], r["machine"]
+    db = ("SQLite " + v["sqlite"] if r["database"] == "sqlite"
+          else f"PostgreSQL {v.get('postgresql')}")
+    return (f"#### `hotline bench {name}` — {db} ({r['timestamp'][:10]}, {m['cpu_count']} cores, "
+            f"{m['cpu_model']}, {m['memory_total_mb']} MB; Python {v['python']}, nameko "
+            f"{v['nameko']}, eventlet {v.get('eventlet')}, kombu {v.get('kombu')}, SQLAlchemy "
+            f"{v['SQLAlchemy']}, SQLite {v['sqlite']}, PostgreSQL {v.get('postgresql', '–')}, "
+            f"RabbitMQ {v.get('rabbitmq')})")

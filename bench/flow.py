@@ -68,6 +68,8 @@ from bench.common import (
     fmt_value,
     machine_info,
     now,
+    parse_options,
+    results_heading,
     say,
     slope,
     summarize,
@@ -644,13 +646,8 @@ def _queues(q: dict[str, Any]) -> str:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    v, m = r["versions"], r["machine"]
-    db = "SQLite " + v["sqlite"] if r["database"] == "sqlite" else f"PostgreSQL {v.get('postgresql')}"
     lines = [
-        f"#### `hotline bench flow` — {db} ({r['timestamp'][:10]}, {m['cpu_count']} cores, "
-        f"{m['memory_total_mb']} MB; Python {v['python']}, nameko {v['nameko']}, eventlet "
-        f"{v['eventlet']}, kombu {v['kombu']}, SQLAlchemy {v['SQLAlchemy']}, RabbitMQ "
-        f"{v.get('rabbitmq')})",
+        results_heading("flow", r),
         "",
         "| Target | Goal | Measured | Met |",
         "|---|---|---|---|",
@@ -770,14 +767,7 @@ def evaluate_targets(result: dict[str, Any]) -> dict[str, Any]:
 # -- the run ---------------------------------------------------------------------------------
 
 def _options(options: dict[str, Any]) -> dict[str, Any]:
-    opts = dict(DEFAULTS)
-    unknown = set(options) - set(DEFAULTS) - {"rate", "duration", "database"}
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
-    opts.update({k: v for k, v in options.items() if v is not None})
-    opts.setdefault("database", "sqlite")
-    if opts["database"] not in ("sqlite", "postgres"):
-        raise ValueError("database must be sqlite or postgres")
+    opts = parse_options(options, DEFAULTS, also=("rate", "duration"))
     for key in ("rate", "duration"):
         if opts.get(key) is not None and not 0 < float(opts[key]) <= (500 if key == "rate" else 600):
             raise ValueError(f"{key} out of range (rate 0–500 orders/s, duration 0–600 s)")

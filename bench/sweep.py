@@ -52,6 +52,8 @@ from bench.common import (
     drop_pg_databases,
     machine_info,
     now,
+    parse_options,
+    results_heading,
     say,
     versions,
     write_results,
@@ -311,15 +313,10 @@ def check(db: Any, at: datetime, expected: dict[str, int]) -> dict[str, Any]:
 # -- output ----------------------------------------------------------------------------------
 
 def markdown(r: dict[str, Any]) -> str:
-    v, m, p, f, s, t = (r["versions"], r["machine"], r["parameters"], r["find"], r["process"],
-                        r["target"])
-    db = "SQLite " + v["sqlite"] if r["database"] == "sqlite" else f"PostgreSQL {v.get('postgresql')}"
+    p, f, s, t = r["parameters"], r["find"], r["process"], r["target"]
     met = "n/a (not the reference size)" if t["met"] is None else ("yes" if t["met"] else "**no**")
     lines = [
-        f"#### `hotline bench sweep` — {db} ({r['timestamp'][:10]}, {m['cpu_count']} cores, "
-        f"{m['cpu_model']}, {m['memory_total_mb']} MB; Python {v['python']}, nameko "
-        f"{v['nameko']}, SQLAlchemy {v['SQLAlchemy']}, SQLite {v['sqlite']}, PostgreSQL "
-        f"{v.get('postgresql', '–')}, RabbitMQ {v.get('rabbitmq')})",
+        results_heading("sweep", r),
         "",
         f"{p['assignments']:,} open assignments, {p['due_fraction']:.0%} due "
         f"({f['due_found']:,} clocks), batch {p['batch']}; built in {r['build']['seconds']} s "
@@ -352,14 +349,7 @@ def markdown(r: dict[str, Any]) -> str:
 # -- the run ---------------------------------------------------------------------------------
 
 def _options(options: dict[str, Any]) -> dict[str, Any]:
-    opts = dict(DEFAULTS)
-    unknown = set(options) - set(DEFAULTS) - {"database"}
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
-    opts.update({k: v for k, v in options.items() if v is not None})
-    opts.setdefault("database", "sqlite")
-    if opts["database"] not in ("sqlite", "postgres"):
-        raise ValueError("database must be sqlite or postgres")
+    opts = parse_options(options, DEFAULTS)
     if not 1 <= int(opts["assignments"]) <= 5_000_000:
         raise ValueError("assignments must be between 1 and 5,000,000")
     if not 0 < float(opts["due_fraction"]) <= 1:
