@@ -116,21 +116,21 @@ def plan_clock(i: int, due: int | None, at: datetime, rng: random.Random) -> dic
             "due": due}
 
 
-def plan_data(n: int, fraction: float, at: datetime, seed: int) -> tuple[list[dict[str, Any]],
-                                                                        dict[str, int]]:
-    """Every clock, and the counts the sweep must produce."""
-    rng = random.Random(seed)
+def due_kinds(n: int, fraction: float, rng: random.Random) -> dict[int, int]:
+    """Which assignments are due, spread at random over 1..n, and their kind (index in
+    :data:`DUE_KINDS`, a quarter each)."""
     due_ids = rng.sample(range(1, n + 1), int(round(n * fraction)))
-    kind_of = {aid: k % 4 for k, aid in enumerate(due_ids)}
-    clocks = [plan_clock(i, kind_of.get(i), at, rng) for i in range(1, n + 1)]
-    expected = {"due_clocks": len(due_ids), "urges": len(due_ids),
-                "ticket_urged": len(due_ids),
-                "ticket_overdue": sum(1 for k in kind_of.values() if k in (1, 3)),
-                "earlier_warning_urges": sum(1 for k in kind_of.values() if k in (1, 3))}
-    return clocks, expected
+    return {aid: k % 4 for k, aid in enumerate(due_ids)}
 
 
-def _rows(clocks: list[dict[str, Any]], at: datetime, ts: Any, yes: Any, no: Any,
+def expected_outcome(kind_of: dict[int, int]) -> dict[str, int]:
+    """What the sweep must write: one urge per due clock, an overdue event per breach."""
+    breaches = sum(1 for k in kind_of.values() if k in (1, 3))
+    return {"due_clocks": len(kind_of), "urges": len(kind_of), "ticket_urged": len(kind_of),
+            "ticket_overdue": breaches, "earlier_warning_urges": breaches}
+
+
+def _rows(clocks: list[dict[str, Any]], ts: Any, no: Any,
           ) -> tuple[list[tuple], list[tuple], list[tuple], list[tuple]]:
     states, sequences, rows, urges = [], [], [], []
     for c in clocks:
@@ -170,53 +170,63 @@ def _pg_ts(v: datetime | None) -> str:
     return "" if v is None else v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
 
 
-def build(url: str, clocks: list[dict[str, Any]], at: datetime) -> dict[str, Any]:
-    """Write the planned orders, sequences, clocks and earlier urges in bulk."""
+def build(url: str, n: int, fraction: float, at: datetime, seed: int,
+          ) -> tuple[dict[str, Any], dict[str, int]]:
+    """Plan and write, chunk by chunk, the orders, sequences, clocks and earlier urges of ``n``
+    open assignments as of ``at``; what was written, and the outcome the sweep must have."""
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
     t0 = now()
-    if make_url(url).get_backend_name() == "sqlite":
-        states, sequences, rows, urges = _rows(clocks, at, _sqlite_ts, 1, 0)
-        conn = sqlite3.connect(make_url(url).database)
-        try:
-            conn.execute("PRAGMA synchronous=OFF")
-            for table, cols, data in (("ticket_state", _STATE_COLS, states),
-                                      ("ticket_sequence", 'ticket_no, "last"', sequences),
-                                      ("clock", _CLOCK_COLS, rows), ("urge", _URGE_COLS, urges)):
-                marks = ", ".join("?" * len(cols.split(",")))
-                for i in range(0, len(data), CHUNK):
-                    conn.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})",
-                                     data[i:i + CHUNK])
-            conn.commit()
-        finally:
-            conn.close()
+    rng = random.Random(seed)
+    kind_of = due_kinds(n, fraction, rng)
+    sqlite = make_url(url).get_backend_name() == "sqlite"
+    if sqlite:
+        conn: Any = sqlite3.connect(make_url(url).database)
+        conn.execute("PRAGMA synchronous=OFF")
+        ts, no = _sqlite_ts, 0
+
+        def write(table: str, cols: str, data: list[tuple]) -> None:
+            marks = ", ".join("?" * len(cols.split(",")))
+            conn.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", data)
         method = "sqlite3 executemany, one transaction"
     else:
-        states, sequences, rows, urges = _rows(clocks, at, _pg_ts, "t", "f")
-        from sqlalchemy import create_engine
         engine = create_engine(url)
-        raw = engine.raw_connection()
-        try:
-            cur = raw.cursor()
-            for table, cols, data in (("ticket_state", _STATE_COLS, states),
-                                      ("ticket_sequence", 'ticket_no, "last"', sequences),
-                                      ("clock", _CLOCK_COLS, rows), ("urge", _URGE_COLS, urges)):
-                for i in range(0, len(data), CHUNK):
-                    buf = io.StringIO()
-                    for r in data[i:i + CHUNK]:
-                        buf.write("\t".join("\\N" if v in ("", None) else str(v) for v in r))
-                        buf.write("\n")
-                    buf.seek(0)
-                    cur.execute(f"COPY {table} ({cols}) FROM STDIN", stream=buf)
-            raw.commit()
-            cur.execute("ANALYZE")
-            raw.commit()
-        finally:
-            raw.close()
-            engine.dispose()
+        conn = engine.raw_connection()
+        cur = conn.cursor()
+        ts, no = _pg_ts, "f"
+
+        def write(table: str, cols: str, data: list[tuple]) -> None:
+            buf = io.StringIO()
+            for r in data:
+                buf.write("\t".join("\\N" if v in ("", None) else str(v) for v in r))
+                buf.write("\n")
+            buf.seek(0)
+            cur.execute(f"COPY {table} ({cols}) FROM STDIN", stream=buf)
         method = "COPY FROM STDIN (pg8000), then ANALYZE"
-    return {"seconds": round(now() - t0, 2), "method": method, "orders": len(states),
-            "clocks": len(rows), "earlier_urges": len(urges)}
+    counts = {"orders": 0, "clocks": 0, "earlier_urges": 0}
+    try:
+        for first in range(1, n + 1, CHUNK):  # orders before their clocks and urges (keys)
+            clocks = [plan_clock(i, kind_of.get(i), at, rng)
+                      for i in range(first, min(first + CHUNK, n + 1))]
+            states, sequences, rows, urges = _rows(clocks, ts, no)
+            write("ticket_state", _STATE_COLS, states)
+            write("ticket_sequence", 'ticket_no, "last"', sequences)
+            write("clock", _CLOCK_COLS, rows)
+            write("urge", _URGE_COLS, urges)
+            counts["orders"] += len(states)
+            counts["clocks"] += len(rows)
+            counts["earlier_urges"] += len(urges)
+        conn.commit()
+        if not sqlite:
+            cur.execute("ANALYZE")
+            conn.commit()
+    finally:
+        conn.close()
+        if not sqlite:
+            engine.dispose()
+    return {"seconds": round(now() - t0, 2), "method": method, **counts}, \
+        expected_outcome(kind_of)
 
 
 # -- measuring -------------------------------------------------------------------------------
@@ -390,14 +400,8 @@ def run(config: dict[str, Any], **options: Any) -> int:
         ensure_database(url)
         upgrade("supervision", url)
         at = datetime.now(UTC).replace(microsecond=0)
-        t0 = now()
-        clocks, expected = plan_data(n, fraction, at, int(opts["seed"]))
-        planned_s = now() - t0
-        built = build(url, clocks, at)
-        built["planning_seconds"] = round(planned_s, 2)
-        del clocks
-        say(f"  built {built['clocks']:,} clocks in {built['seconds']} s "
-            f"(+{built['planning_seconds']} s planning)")
+        built, expected = build(url, n, fraction, at, int(opts["seed"]))
+        say(f"  built {built['clocks']:,} clocks in {built['seconds']} s (planning included)")
         db = Database.standalone(metadata_of("supervision"), url, "supervision")
         found = find_due(db, at)
         say(f"  find: {found['due_found']:,} due in {found['best_ms']} ms (first "
