@@ -14,7 +14,7 @@ from typing import Any
 
 import eventlet
 from nameko.dependency_providers import Config
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from services.supervision import domain, urging
@@ -85,8 +85,8 @@ _PG_CLAIM_URGES = text(
     "ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
 ).bindparams(bindparam("issued_at", type_=UtcDateTime()))
 _PG_ADVANCE_CLOCKS = text(
-    "UPDATE clock SET next_check_at = CAST(v.r->>1 AS TIMESTAMP WITH TIME ZONE) "
-    "FROM json_array_elements(CAST(:rows AS JSON)) AS v (r) "
+    "UPDATE clock SET next_check_at = CAST(v.r->>1 AS TIMESTAMP WITH TIME ZONE), "
+    "overdue = clock.overdue OR CAST(v.r->>2 AS BOOLEAN) FROM json_array_elements(CAST(:rows AS JSON)) AS v (r) "
     "WHERE clock.assignment_id = CAST(v.r->>0 AS INTEGER)")
 
 
@@ -105,13 +105,15 @@ def _claim_urges_sql(n: int) -> Any:
 
 
 def _advance_clocks_sql(n: int) -> Any:
-    """Set the next check of ``n`` clocks (``i{j}`` → ``n{j}``, NULL when nothing is left)."""
+    """Set the next check of ``n`` clocks (``i{j}`` → ``n{j}``, NULL when nothing is left) and
+    mark those breached now overdue (``o{j}``), in one pass over the rows."""
     stmt = _SWEEP_SQL.get(("advance", n))
     if stmt is None:
-        values = ", ".join(f"(:i{j}, :n{j})" for j in range(n))
+        values = ", ".join(f"(:i{j}, :n{j}, :o{j})" for j in range(n))
         stmt = _SWEEP_SQL[("advance", n)] = text(
-            f"WITH v (id, next_check_at) AS (VALUES {values}) UPDATE clock "
-            "SET next_check_at = v.next_check_at FROM v WHERE clock.assignment_id = v.id"
+            f"WITH v (id, next_check_at, overdue) AS (VALUES {values}) UPDATE clock "
+            "SET next_check_at = v.next_check_at, overdue = (clock.overdue OR v.overdue) "
+            "FROM v WHERE clock.assignment_id = v.id"
         ).bindparams(*[bindparam(f"n{j}", type_=UtcDateTime()) for j in range(n)])
     return stmt
 
@@ -139,17 +141,19 @@ def _claim_urges(session: Session, claims: list[tuple[Any, urging.Threshold]],
     return claimed
 
 
-def _advance_clocks(session: Session, nexts: list[tuple[int, datetime | None]]) -> None:
+def _advance_clocks(session: Session, nexts: list[tuple[int, datetime | None]],
+                    breached: set[int]) -> None:
     dialect = session.get_bind().dialect.name
     if nexts and dialect == "postgresql":
         session.execute(_PG_ADVANCE_CLOCKS, {"rows": json.dumps(
-            [(i, None if at is None else at.isoformat()) for i, at in nexts])})
+            [(i, None if at is None else at.isoformat(), i in breached) for i, at in nexts])})
         return
     for i in range(0, len(nexts), _SWEEP_CHUNK):
         chunk = nexts[i:i + _SWEEP_CHUNK]
         params: dict[str, Any] = {}
         for j, (assignment_id, at) in enumerate(chunk):
             params[f"i{j}"], params[f"n{j}"] = assignment_id, at
+            params[f"o{j}"] = assignment_id in breached
         session.execute(_advance_clocks_sql(len(chunk)), params)
 
 
@@ -513,7 +517,7 @@ class SupervisionService(Operations):
                 nexts.append((row.assignment_id, urging.next_check(view, now)))
             claimed = _claim_urges(session, claims, now)
             events: list[tuple[str, dict[str, Any], str | None]] = []
-            breached: list[int] = []
+            breached: set[int] = set()
             for row, t in claims:
                 urge_id = claimed.get(urging.auto_key(row.assignment_id, t.clock, t.kind))
                 if urge_id is None:
@@ -524,16 +528,13 @@ class SupervisionService(Operations):
                     "clock": t.clock, "kind": t.kind, "channel": "system", "issued_at": now,
                     "issuer": "system", "note": None}, row.ticket_no))
                 if t.kind == "breach":
-                    breached.append(row.assignment_id)
+                    breached.add(row.assignment_id)
                     events.append(("ticket.overdue", {
                         "ticket_no": row.ticket_no, "assignment_id": row.assignment_id,
                         "department_code": row.department_code, "clock": t.clock,
                         "due": t.at, "at": now}, row.ticket_no))
             self.db.emit_many(events)
-            _advance_clocks(session, nexts)
-            if breached:
-                session.execute(update(Clock.__table__).where(c.assignment_id.in_(breached))
-                                .values(overdue=True))
+            _advance_clocks(session, nexts, breached)
             self.db.commit()
             swept, urged = swept + len(rows), urged + len(claimed)
             if len(rows) < batch:
