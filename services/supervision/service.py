@@ -70,7 +70,9 @@ _CLAIM_URGE = text(
 # backlog costs a handful of round trips per batch instead of several per clock. On PostgreSQL
 # the rows travel as one JSON document (json_array_elements): a short statement with one
 # parameter instead of thousands, which pg8000 would rewrite and encode one by one in Python.
-# Rows are claimed in the sweep's one order, so instances cannot deadlock.
+# Urges are claimed in the sweep's one order (next check, assignment), the same on every
+# instance: of two instances sweeping at once, the second waits on the first's claims and then
+# inserts nothing (its UPDATE of the same clocks writes the same values).
 _SWEEP_CHUNK = 500  # rows per multi-row statement: far below SQLite's and PostgreSQL's bind limits
 _MAX_SWEEP_BATCHES = 100_000  # a bound on one sweep's loop; each batch advances its clocks
 _SWEEP_SQL: dict[tuple[str, int], Any] = {}
@@ -86,8 +88,8 @@ _PG_CLAIM_URGES = text(
 ).bindparams(bindparam("issued_at", type_=UtcDateTime()))
 _PG_ADVANCE_CLOCKS = text(
     "UPDATE clock SET next_check_at = CAST(v.r->>1 AS TIMESTAMP WITH TIME ZONE), "
-    "overdue = clock.overdue OR CAST(v.r->>2 AS BOOLEAN) FROM json_array_elements(CAST(:rows AS JSON)) AS v (r) "
-    "WHERE clock.assignment_id = CAST(v.r->>0 AS INTEGER)")
+    "overdue = clock.overdue OR CAST(v.r->>2 AS BOOLEAN) "
+    "FROM json_array_elements(CAST(:rows AS JSON)) AS v (r) WHERE clock.assignment_id = CAST(v.r->>0 AS INTEGER)")
 
 
 def _claim_urges_sql(n: int) -> Any:
@@ -465,7 +467,8 @@ class SupervisionService(Operations):
         """Urge every clock whose threshold has passed by ``now`` (default: the current time).
 
         ``now`` is injectable (ISO-8601 with a time zone) so operators and tests can sweep as
-        of a given instant.
+        of a given instant. ``limit`` is the number of clocks per batch (one transaction each);
+        the sweep goes on until none is due.
         """
         at = utcnow() if now is None else _parse_instant(now)
         return self._sweep(at, limit)
