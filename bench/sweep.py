@@ -51,11 +51,13 @@ from bench.common import (
     ProcessMonitor,
     background_load,
     drop_pg_databases,
+    fmt_value,
     machine_info,
     now,
     parse_options,
     results_heading,
     say,
+    summarize,
     versions,
     write_results,
 )
@@ -266,10 +268,23 @@ def process(db: Any, at: datetime, batch: int) -> dict[str, Any]:
     """The ``sweep`` RPC through ``worker_factory`` with the real unit of work, until it sweeps
     nothing."""
     from nameko.testing.services import worker_factory
+    from sqlalchemy import event
 
     from services.supervision.service import SupervisionService
 
     calls: list[dict[str, Any]] = []
+    transactions_ms: list[float] = []  # each batch is one: how long the sweep holds it
+
+    def began(conn: Any) -> None:
+        conn.info["bench_t0"] = now()
+
+    def committed(conn: Any) -> None:
+        t0 = conn.info.pop("bench_t0", None)
+        if t0 is not None:
+            transactions_ms.append((now() - t0) * 1000)
+
+    event.listen(db.engine, "begin", began)
+    event.listen(db.engine, "commit", committed)
     t_start = now()
     for _ in range(10_000_000 // max(batch, 1) + 10):  # bounded: every call advances clocks
         uow = db.unit_of_work(consumer="supervision.sweep")
@@ -283,12 +298,16 @@ def process(db: Any, at: datetime, batch: int) -> dict[str, Any]:
         if r["clocks"] == 0:
             break
     total = now() - t_start
+    event.remove(db.engine, "begin", began)
+    event.remove(db.engine, "commit", committed)
     swept = sum(c["clocks"] for c in calls)
     busy = [c["ms"] for c in calls if c["clocks"]]
     return {"seconds": round(total, 3), "calls": len(calls), "clocks": swept,
             "urges": sum(c["urges"] for c in calls),
             "per_clock_us": round(total * 1e6 / swept, 1) if swept else None,
             "slowest_call_ms": max(busy, default=None),
+            "transactions": len(transactions_ms),
+            "transaction_ms": summarize(transactions_ms),
             "calls_detail": calls if len(calls) <= 20 else calls[:10] + calls[-5:]}
 
 
@@ -347,7 +366,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"{s['cpu_seconds_sweep_and_server']:.2f} s |",
         f"| Urges written / events (`ticket.urged` + `ticket.overdue`) | {s['urges']:,} / "
         f"{r['check']['found']['ticket_urged'] + r['check']['found']['ticket_overdue']:,} |",
-        f"| Slowest call | {s['slowest_call_ms']} ms |",
+        f"| Transactions (one a batch) / p50 / max ms | {s['transactions']} / "
+        f"{fmt_value(s['transaction_ms']['p50'])} / {fmt_value(s['transaction_ms']['max'])} |",
         "| CPU during the sweep, % of one core | " + ", ".join(
             f"{k} {v:.0f}" for k, v in s["cpu_percent_of_one_core"].items()) + " |",
         f"| Outcome checked (one urge per due clock, events, nothing left due) | "
