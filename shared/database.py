@@ -223,7 +223,7 @@ class UnitOfWork:
         first: dict[str, int] = {}
         items = list(counts.items())
         postgres = self.session.get_bind().dialect.name == "postgresql"
-        if postgres and items:  # arrays: one short statement (see _PG_SEQUENCES)
+        if postgres and items:  # one JSON document, one short statement (see _PG_SEQUENCES)
             for ticket_no, last in self.session.execute(_PG_SEQUENCES,
                                                         {"rows": json.dumps(items)}):
                 first[ticket_no] = int(last) - counts[ticket_no] + 1
