@@ -127,33 +127,27 @@ _NEXT_SEQUENCE = text(
     'INSERT INTO ticket_sequence (ticket_no, "last") VALUES (:ticket_no, 1) '
     'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + 1 RETURNING "last"')
 
-# PostgreSQL: the rows as one JSON document, a short statement with one parameter that pg8000
-# need not rewrite and encode value by value; outbox ids follow the order given (the relay's).
-_PG_SEQUENCES = text(
-    'INSERT INTO ticket_sequence (ticket_no, "last") SELECT r->>0, CAST(r->>1 AS INTEGER) '
-    "FROM json_array_elements(CAST(:rows AS JSON)) AS x (r) "
-    'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + excluded."last" '
-    'RETURNING ticket_no, "last"')
+# The rows as one JSON document, one short statement with one parameter instead of thousands of
+# bound values; each order's sequence reserved in one upsert (RETURNING the new last number).
+_SEQUENCES = {
+    "sqlite": text(
+        'INSERT INTO ticket_sequence (ticket_no, "last") SELECT json_extract(value, \'$[0]\'), '
+        "json_extract(value, '$[1]') FROM json_each(:rows) WHERE true "
+        'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + excluded."last" '
+        'RETURNING ticket_no, "last"'),
+    "postgresql": text(
+        'INSERT INTO ticket_sequence (ticket_no, "last") SELECT r->>0, CAST(r->>1 AS INTEGER) '
+        "FROM json_array_elements(CAST(:rows AS JSON)) AS x (r) "
+        'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + excluded."last" '
+        'RETURNING ticket_no, "last"'),
+}
+# PostgreSQL: outbox rows as one JSON document too (pg8000's executemany is one round trip per
+# row); ids follow the order given, the relay's order. SQLite: executemany, a loop in C.
 _PG_OUTBOX = text(
     "INSERT INTO outbox (event_id, type, version, ticket_no, payload, created_at, attempts) "
     "SELECT r->>0, r->>1, :version, r->>2, r->3, :at, 0 "
     "FROM json_array_elements(CAST(:rows AS JSON)) WITH ORDINALITY AS x (r, ord) ORDER BY ord"
 ).bindparams(bindparam("at", type_=UtcDateTime()))
-_MANY_CHUNK = 500  # rows per multi-row statement: well under SQLite's and PostgreSQL's bind limits
-_SEQUENCES_SQL: dict[int, Any] = {}
-
-
-def _sequences_sql(n: int) -> Any:
-    """Reserve ``n{j}`` sequence numbers for each of ``n`` orders ``t{j}`` in one statement."""
-    stmt = _SEQUENCES_SQL.get(n)
-    if stmt is None:
-        values = ", ".join(f"(:t{j}, :n{j})" for j in range(n))
-        stmt = _SEQUENCES_SQL[n] = text(
-            f'INSERT INTO ticket_sequence (ticket_no, "last") VALUES {values} '
-            'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + '
-            'excluded."last" RETURNING ticket_no, "last"')
-    return stmt
-
 
 class UnitOfWork:
     """One worker's transaction, plus the outbox and inbox that ride in it.
@@ -213,7 +207,7 @@ class UnitOfWork:
 
         The same envelopes, sequences and outbox rows as one :meth:`emit` per event, in a few
         statements instead of two per event: one upsert of every order's sequence (each order's
-        events get the next numbers in the order given) and multi-row outbox inserts. For bulk
+        events get the next numbers in the order given) and one bulk outbox insert. For bulk
         work such as the deadline sweep.
         """
         counts: dict[str, int] = {}
@@ -221,19 +215,10 @@ class UnitOfWork:
             if ticket_no:
                 counts[ticket_no] = counts.get(ticket_no, 0) + 1
         first: dict[str, int] = {}
-        items = list(counts.items())
-        postgres = self.session.get_bind().dialect.name == "postgresql"
-        if postgres and items:  # one JSON document, one short statement (see _PG_SEQUENCES)
-            for ticket_no, last in self.session.execute(_PG_SEQUENCES,
-                                                        {"rows": json.dumps(items)}):
-                first[ticket_no] = int(last) - counts[ticket_no] + 1
-            items = []
-        for i in range(0, len(items), _MANY_CHUNK):
-            chunk = items[i:i + _MANY_CHUNK]
-            params: dict[str, Any] = {}
-            for j, (ticket_no, n) in enumerate(chunk):
-                params[f"t{j}"], params[f"n{j}"] = ticket_no, n
-            for ticket_no, last in self.session.execute(_sequences_sql(len(chunk)), params):
+        dialect = self.session.get_bind().dialect.name
+        if counts:
+            for ticket_no, last in self.session.execute(
+                    _SEQUENCES[dialect], {"rows": json.dumps(list(counts.items()))}):
                 first[ticket_no] = int(last) - counts[ticket_no] + 1
         envelopes, rows, now = [], [], _now()
         for event_type, data, ticket_no in events:
@@ -247,7 +232,7 @@ class UnitOfWork:
             rows.append({"event_id": envelope["event_id"], "type": event_type,
                          "version": version, "ticket_no": ticket_no, "payload": envelope,
                          "created_at": now, "attempts": 0})
-        if rows and postgres:
+        if rows and dialect == "postgresql":
             self.session.execute(_PG_OUTBOX, {"version": version, "at": now, "rows": json.dumps(
                 [(r["event_id"], r["type"], r["ticket_no"], r["payload"]) for r in rows])})
         elif rows:

@@ -65,98 +65,75 @@ _CLAIM_URGE = text(
 
 
 # The deadline sweep works on batches of clocks with a few set-based statements per batch (claim
-# every passed threshold in one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, the events
-# in one bulk outbox insert, every clock's next check in one UPDATE), so a sweep over a large
-# backlog costs a handful of round trips per batch instead of several per clock. On PostgreSQL
-# the rows travel as one JSON document (json_array_elements): a short statement with one
-# parameter instead of thousands, which pg8000 would rewrite and encode one by one in Python.
-# Urges are claimed in the sweep's one order (next check, assignment), the same on every
+# every passed threshold in one INSERT … ON CONFLICT DO NOTHING RETURNING, the events in one bulk
+# outbox insert, every clock's next check in one UPDATE), so a sweep over a large backlog costs a
+# handful of statements per batch instead of several per clock. The rows travel as one JSON
+# document (json_each on SQLite, json_array_elements on PostgreSQL): one short statement with
+# one parameter, not thousands of bound values for the driver and SQLAlchemy to process one by
+# one. Urges are claimed in the sweep's one order (next check, assignment), the same on every
 # instance: of two instances sweeping at once, the second waits on the first's claims and then
 # inserts nothing (its UPDATE of the same clocks writes the same values).
-_SWEEP_CHUNK = 500  # rows per multi-row statement: far below SQLite's and PostgreSQL's bind limits
 _MAX_SWEEP_BATCHES = 100_000  # a bound on one sweep's loop; each batch advances its clocks
-_SWEEP_SQL: dict[tuple[str, int], Any] = {}
-
-
-_PG_CLAIM_URGES = text(
-    "INSERT INTO urge (ticket_no, assignment_id, department_code, clock, kind, channel, "
-    "issued_at, issuer, note, auto_key) SELECT t, a, d, c, k, 'system', :issued_at, 'system', "
-    "NULL, key FROM (SELECT r->>0 AS t, CAST(r->>1 AS INTEGER) AS a, r->>2 AS d, r->>3 AS c, "
-    "r->>4 AS k, r->>5 AS key, ord FROM json_array_elements(CAST(:rows AS JSON)) WITH "
-    "ORDINALITY AS x (r, ord)) AS u ORDER BY ord "
-    "ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
-).bindparams(bindparam("issued_at", type_=UtcDateTime()))
-_PG_ADVANCE_CLOCKS = text(
-    "UPDATE clock SET next_check_at = CAST(v.r->>1 AS TIMESTAMP WITH TIME ZONE), "
-    "overdue = clock.overdue OR CAST(v.r->>2 AS BOOLEAN) "
-    "FROM json_array_elements(CAST(:rows AS JSON)) AS v (r) WHERE clock.assignment_id = CAST(v.r->>0 AS INTEGER)")
-
-
-def _claim_urges_sql(n: int) -> Any:
-    """Claim ``n`` automatic urges at once: ``RETURNING`` names those this instance inserted."""
-    stmt = _SWEEP_SQL.get(("claim", n))
-    if stmt is None:
-        values = ", ".join(f"(:t{j}, :a{j}, :d{j}, :c{j}, :k{j}, 'system', :issued_at, 'system', "
-                           f"NULL, :key{j})" for j in range(n))
-        stmt = _SWEEP_SQL[("claim", n)] = text(
-            "INSERT INTO urge (ticket_no, assignment_id, department_code, clock, kind, channel, "
-            f"issued_at, issuer, note, auto_key) VALUES {values} "
-            "ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
-        ).bindparams(bindparam("issued_at", type_=UtcDateTime()))
-    return stmt
-
-
-def _advance_clocks_sql(n: int) -> Any:
-    """Set the next check of ``n`` clocks (``i{j}`` → ``n{j}``, NULL when nothing is left) and
-    mark those breached now overdue (``o{j}``), in one pass over the rows."""
-    stmt = _SWEEP_SQL.get(("advance", n))
-    if stmt is None:
-        values = ", ".join(f"(:i{j}, :n{j}, :o{j})" for j in range(n))
-        stmt = _SWEEP_SQL[("advance", n)] = text(
-            f"WITH v (id, next_check_at, overdue) AS (VALUES {values}) UPDATE clock "
-            "SET next_check_at = v.next_check_at, overdue = (clock.overdue OR v.overdue) "
-            "FROM v WHERE clock.assignment_id = v.id"
-        ).bindparams(*[bindparam(f"n{j}", type_=UtcDateTime()) for j in range(n)])
-    return stmt
+_CLAIM_URGES = {
+    "sqlite": text(
+        "INSERT INTO urge (ticket_no, assignment_id, department_code, clock, kind, channel, "
+        "issued_at, issuer, note, auto_key) SELECT json_extract(value, '$[0]'), "
+        "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
+        "json_extract(value, '$[4]'), 'system', :issued_at, 'system', NULL, "
+        "json_extract(value, '$[5]') FROM json_each(:rows) WHERE true ORDER BY key "
+        "ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
+    ).bindparams(bindparam("issued_at", type_=UtcDateTime())),
+    "postgresql": text(
+        "INSERT INTO urge (ticket_no, assignment_id, department_code, clock, kind, channel, "
+        "issued_at, issuer, note, auto_key) SELECT r->>0, CAST(r->>1 AS INTEGER), r->>2, r->>3, "
+        "r->>4, 'system', :issued_at, 'system', NULL, r->>5 "
+        "FROM json_array_elements(CAST(:rows AS JSON)) WITH ORDINALITY AS x (r, ord) "
+        "ORDER BY ord ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
+    ).bindparams(bindparam("issued_at", type_=UtcDateTime())),
+}
+_ADVANCE_CLOCKS = {  # rows [assignment id, next check or null, breached now]
+    "sqlite": text(
+        "UPDATE clock SET next_check_at = json_extract(v.value, '$[1]'), "
+        "overdue = (clock.overdue OR json_extract(v.value, '$[2]')) FROM json_each(:rows) AS v "
+        "WHERE clock.assignment_id = json_extract(v.value, '$[0]')"),
+    "postgresql": text(
+        "UPDATE clock SET next_check_at = CAST(v.r->>1 AS TIMESTAMP WITH TIME ZONE), "
+        "overdue = clock.overdue OR CAST(v.r->>2 AS BOOLEAN) "
+        "FROM json_array_elements(CAST(:rows AS JSON)) AS v (r) "
+        "WHERE clock.assignment_id = CAST(v.r->>0 AS INTEGER)"),
+}
 
 
 def _claim_urges(session: Session, claims: list[tuple[Any, urging.Threshold]],
                  now: datetime) -> dict[str, int]:
     """Insert the automatic urges of ``claims`` (clock row, threshold); ``auto_key → urge id``
     of those inserted here. Of two instances claiming at once, the second inserts nothing."""
-    claimed: dict[str, int] = {}
-    if claims and session.get_bind().dialect.name == "postgresql":
-        rows = json.dumps([(row.ticket_no, row.assignment_id, row.department_code, t.clock,
-                            t.kind, urging.auto_key(row.assignment_id, t.clock, t.kind))
-                           for row, t in claims])
-        return {key: urge_id for urge_id, key in
-                session.execute(_PG_CLAIM_URGES, {"issued_at": now, "rows": rows})}
-    for i in range(0, len(claims), _SWEEP_CHUNK):
-        chunk = claims[i:i + _SWEEP_CHUNK]
-        params: dict[str, Any] = {"issued_at": now}
-        for j, (row, t) in enumerate(chunk):
-            params.update({f"t{j}": row.ticket_no, f"a{j}": row.assignment_id,
-                           f"d{j}": row.department_code, f"c{j}": t.clock, f"k{j}": t.kind,
-                           f"key{j}": urging.auto_key(row.assignment_id, t.clock, t.kind)})
-        claimed.update((key, urge_id) for urge_id, key in
-                       session.execute(_claim_urges_sql(len(chunk)), params))
-    return claimed
+    if not claims:
+        return {}
+    rows = json.dumps([(row.ticket_no, row.assignment_id, row.department_code, t.clock, t.kind,
+                        urging.auto_key(row.assignment_id, t.clock, t.kind))
+                       for row, t in claims])
+    statement = _CLAIM_URGES[session.get_bind().dialect.name]
+    return {key: urge_id for urge_id, key in
+            session.execute(statement, {"issued_at": now, "rows": rows})}
 
 
 def _advance_clocks(session: Session, nexts: list[tuple[int, datetime | None]],
                     breached: set[int]) -> None:
-    dialect = session.get_bind().dialect.name
-    if nexts and dialect == "postgresql":
-        session.execute(_PG_ADVANCE_CLOCKS, {"rows": json.dumps(
-            [(i, None if at is None else at.isoformat(), i in breached) for i, at in nexts])})
+    """Set every swept clock's next check (None: nothing left to urge) and mark those breached
+    in this batch overdue, in one pass over the rows."""
+    if not nexts:
         return
-    for i in range(0, len(nexts), _SWEEP_CHUNK):
-        chunk = nexts[i:i + _SWEEP_CHUNK]
-        params: dict[str, Any] = {}
-        for j, (assignment_id, at) in enumerate(chunk):
-            params[f"i{j}"], params[f"n{j}"] = assignment_id, at
-            params[f"o{j}"] = assignment_id in breached
-        session.execute(_advance_clocks_sql(len(chunk)), params)
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        stored: Any = lambda at: at.isoformat()  # noqa: E731
+    else:  # the column's own storage form on SQLite (UtcDateTime: naive UTC, DATETIME's text)
+        column = UtcDateTime()
+        text_of = dialect.type_descriptor(column.impl).bind_processor(dialect)
+        stored = lambda at: text_of(column.process_bind_param(at, dialect))  # noqa: E731
+    rows = json.dumps([(i, None if at is None else stored(at), i in breached)
+                       for i, at in nexts])
+    session.execute(_ADVANCE_CLOCKS[dialect.name], {"rows": rows})
 
 
 def _view(c: Any) -> urging.ClockView:
