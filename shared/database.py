@@ -141,13 +141,21 @@ _SEQUENCES = {
         'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + excluded."last" '
         'RETURNING ticket_no, "last"'),
 }
-# PostgreSQL: outbox rows as one JSON document too (pg8000's executemany is one round trip per
-# row); ids follow the order given, the relay's order. SQLite: executemany, a loop in C.
-_PG_OUTBOX = text(
-    "INSERT INTO outbox (event_id, type, version, ticket_no, payload, created_at, attempts) "
-    "SELECT r->>0, r->>1, :version, r->>2, r->3, :at, 0 "
-    "FROM json_array_elements(CAST(:rows AS JSON)) WITH ORDINALITY AS x (r, ord) ORDER BY ord"
-).bindparams(bindparam("at", type_=UtcDateTime()))
+# Outbox rows the same way (pg8000's executemany would be one round trip per row); their ids
+# follow the order given, which is the relay's publishing order.
+_OUTBOX = {
+    "sqlite": text(
+        "INSERT INTO outbox (event_id, type, version, ticket_no, payload, created_at, attempts) "
+        "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), :version, "
+        "json_extract(value, '$[2]'), json_extract(value, '$[3]'), :at, 0 "
+        "FROM json_each(:rows) ORDER BY key"
+    ).bindparams(bindparam("at", type_=UtcDateTime())),
+    "postgresql": text(
+        "INSERT INTO outbox (event_id, type, version, ticket_no, payload, created_at, attempts) "
+        "SELECT r->>0, r->>1, :version, r->>2, r->3, :at, 0 "
+        "FROM json_array_elements(CAST(:rows AS JSON)) WITH ORDINALITY AS x (r, ord) ORDER BY ord"
+    ).bindparams(bindparam("at", type_=UtcDateTime())),
+}
 
 class UnitOfWork:
     """One worker's transaction, plus the outbox and inbox that ride in it.
@@ -229,14 +237,10 @@ class UnitOfWork:
                                      ticket_no=ticket_no, sequence=sequence,
                                      trace_id=self.trace_id, version=version)
             envelopes.append(envelope)
-            rows.append({"event_id": envelope["event_id"], "type": event_type,
-                         "version": version, "ticket_no": ticket_no, "payload": envelope,
-                         "created_at": now, "attempts": 0})
-        if rows and dialect == "postgresql":
-            self.session.execute(_PG_OUTBOX, {"version": version, "at": now, "rows": json.dumps(
-                [(r["event_id"], r["type"], r["ticket_no"], r["payload"]) for r in rows])})
-        elif rows:
-            self.session.execute(self._db.tables["outbox"].insert(), rows)
+            rows.append((envelope["event_id"], event_type, ticket_no, envelope))
+        if rows:
+            self.session.execute(_OUTBOX[dialect], {"version": version, "at": now,
+                                                    "rows": json.dumps(rows)})
         self._emitted += len(rows)
         return envelopes
 
