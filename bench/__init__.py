@@ -8,6 +8,11 @@ Known benchmarks:
 - ``flow``: orders registered over HTTP, routed by dispatch, signed by a simulated department
   (:mod:`bench.flow`), with the raw nameko event round-trip rate on the same broker as the
   ceiling.
+- ``sweep``: the deadline sweep (催办/超期) over a large number of open assignments on a freshly
+  migrated supervision database (:mod:`bench.sweep`): the index scan alone, then the full sweep.
+- ``lifecycle``: whole lifecycles (register → dispatch → sign → reply → callback → closed, with
+  extension and return branches) driven over HTTP by concurrent clients; transitions per
+  second (:mod:`bench.lifecycle`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from typing import Any
 
 BENCHMARKS: dict[str, str] = {
     "flow": "bench.flow",
+    "sweep": "bench.sweep",
+    "lifecycle": "bench.lifecycle",
 }
 
 

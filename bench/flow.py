@@ -45,45 +45,41 @@ Results: ``bench/results/flow-<database>.json`` and ``.md`` (``flow-<database>-r
 
 from __future__ import annotations
 
-import json
-import math
-import os
-import platform
 import random
-import shutil
-import socket
-import sqlite3
-import subprocess
 import sys
-import tempfile
-import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import eventlet
 import eventlet.event
 import eventlet.queue
-import psutil
 import requests
 from nameko.events import EventDispatcher
 from nameko.events import event_handler as nameko_event_handler
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-HOST = "127.0.0.1"
-RABBIT_API = f"http://guest:guest@{HOST}:15672/api"
-AMQP_BASE = f"amqp://guest:guest@{HOST}:5672"
-PG_BASE = f"postgresql+pg8000://postgres@{HOST}:5432"
-PASSWORD = "demo12345"
+from bench.common import (
+    HOST,
+    PASSWORD,
+    IsolatedSystem,
+    ProcessMonitor,
+    fmt_value,
+    machine_info,
+    now,
+    parse_options,
+    results_heading,
+    say,
+    slope,
+    summarize,
+    trio,
+    wait_for_quiet_machine,
+    write_results,
+)
+
 TERRITORY = "510502001001"  # 江阳区南城街道白招牌社区 (hotline/demo.py TERRITORIES)
 
-# Environment a developer may have set that would point the benchmark at their own system.
-_ISOLATED_ENV = ("AMQP_URI", "HOTLINE_DATA_DIR", "GATEWAY_ADDRESS",
-                 "HOTLINE_DATABASE_URL_TEMPLATE", "HOTLINE_CONFIG")
 
 DEFAULTS: dict[str, Any] = {
     "fixed_rate": 20.0,          # orders/s of the latency phase (target: p99 registration)
@@ -121,48 +117,6 @@ TEMPLATES: list[dict[str, Any]] = [
      "content": "水井沟一带从昨天起停水，今天恢复后水压很低，高层住户接不到水。"},
 ]
 DEPARTMENTS = tuple(dict.fromkeys(t["department"] for t in TEMPLATES))
-
-
-def now() -> float:
-    return time.monotonic()
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
-# -- statistics ------------------------------------------------------------------------------
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if not sorted_values:
-        return None
-    k = (len(sorted_values) - 1) * q
-    f = math.floor(k)
-    c = min(f + 1, len(sorted_values) - 1)
-    return sorted_values[f] + (sorted_values[c] - sorted_values[f]) * (k - f)
-
-
-def summarize(values_ms: list[float]) -> dict[str, Any]:
-    s = sorted(values_ms)
-    if not s:
-        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None, "mean": None}
-    r = lambda v: None if v is None else round(v, 1)  # noqa: E731
-    return {"n": len(s), "p50": r(percentile(s, 0.50)), "p95": r(percentile(s, 0.95)),
-            "p99": r(percentile(s, 0.99)), "max": r(s[-1]), "mean": r(sum(s) / len(s))}
-
-
-def slope(points: list[tuple[float, float]]) -> float | None:
-    """Least-squares slope of (t, y) points: how fast the backlog grows, orders/s."""
-    if len(points) < 3:
-        return None
-    n = len(points)
-    mt = sum(p[0] for p in points) / n
-    my = sum(p[1] for p in points) / n
-    var = sum((p[0] - mt) ** 2 for p in points)
-    if var == 0:
-        return None
-    return sum((p[0] - mt) * (p[1] - my) for p in points) / var
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -204,244 +158,6 @@ def order_payload(template: dict[str, Any], seq: int) -> dict[str, Any]:
             "address": "江阳区南城街道白招牌社区滨江路12号", "territory_code": TERRITORY,
             "content": f"{template['content']}（压测 #{seq}）"}
 
-
-# -- isolation -------------------------------------------------------------------------------
-
-class Vhost:
-    """A RabbitMQ vhost of our own: management API when it answers, else ``rabbitmqctl``."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.method: str | None = None
-
-    @property
-    def amqp_uri(self) -> str:
-        return f"{AMQP_BASE}/{quote(self.name, safe='')}"
-
-    def create(self) -> None:
-        v = quote(self.name, safe="")
-        try:
-            requests.put(f"{RABBIT_API}/vhosts/{v}", timeout=10).raise_for_status()
-            requests.put(f"{RABBIT_API}/permissions/{v}/guest", timeout=10,
-                         json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-            self.method = "management API"
-            return
-        except requests.RequestException as exc:
-            say(f"  management API unavailable ({exc}); using rabbitmqctl")
-        subprocess.run(["rabbitmqctl", "-q", "add_vhost", self.name], check=True, timeout=60)
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", self.name, "guest",
-                        ".*", ".*", ".*"], check=True, timeout=60)
-        self.method = "rabbitmqctl"
-
-    def delete(self) -> None:
-        if self.method == "management API":
-            try:
-                requests.delete(f"{RABBIT_API}/vhosts/{quote(self.name, safe='')}",
-                                timeout=30).raise_for_status()
-                return
-            except requests.RequestException as exc:
-                say(f"  could not delete vhost {self.name} by API ({exc}); trying rabbitmqctl")
-        if self.method:
-            subprocess.run(["rabbitmqctl", "-q", "delete_vhost", self.name], check=False,
-                           timeout=60)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-def drop_pg_databases(names: list[str]) -> None:
-    from sqlalchemy import create_engine
-    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT",
-                          connect_args={"timeout": 10})
-    try:
-        with admin.connect() as conn:
-            for name in names:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
-# -- machine and versions --------------------------------------------------------------------
-
-def machine_info() -> dict[str, Any]:
-    model = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu_count": os.cpu_count(),
-            "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            "cpu_model": model, "platform": platform.platform(), "machine": platform.machine(),
-            "memory_total_mb": round(psutil.virtual_memory().total / 2**20)}
-
-
-def versions(amqp_uri: str, database: str, pg_url: str | None) -> dict[str, Any]:
-    out: dict[str, Any] = {"python": platform.python_version()}
-    for pkg in ("nameko", "eventlet", "greenlet", "kombu", "amqp", "SQLAlchemy", "werkzeug",
-                "marshmallow", "pg8000", "requests", "psutil"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            out[pkg] = None
-    from kombu import Connection
-    try:
-        with Connection(amqp_uri, connect_timeout=5) as conn:
-            conn.connect()
-            props = conn.connection.server_properties
-            dec = lambda v: v.decode() if isinstance(v, bytes) else v  # noqa: E731
-            out["rabbitmq"] = dec(props.get("version"))
-            out["rabbitmq_product"] = dec(props.get("product"))
-    except Exception as exc:  # noqa: BLE001 - recorded, not fatal
-        out["rabbitmq"] = f"unknown ({type(exc).__name__})"
-    out["sqlite"] = sqlite3.sqlite_version
-    if database == "postgres" and pg_url:
-        from sqlalchemy import create_engine
-        engine = create_engine(pg_url, connect_args={"timeout": 5})
-        try:
-            with engine.connect() as conn:
-                out["postgresql"] = conn.exec_driver_sql("SHOW server_version").scalar()
-        except Exception as exc:  # noqa: BLE001
-            out["postgresql"] = f"unknown ({type(exc).__name__})"
-        finally:
-            engine.dispose()
-    return out
-
-
-# -- process monitor: RSS and CPU --------------------------------------------------------------
-
-class ProcessMonitor:
-    """Samples every service's RSS (with any children) once a second; snapshots CPU time of the
-    services, this load generator, RabbitMQ and PostgreSQL at phase boundaries."""
-
-    def __init__(self, pids: dict[str, int], interval: float = 1.0,
-                 servers: dict[str, int] | None = None):
-        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-        self.interval = interval
-        self.rss_max: dict[str, int] = {name: 0 for name in pids}
-        self.rss_max_load: dict[str, int] = {name: 0 for name in pids}
-        self.rss_last: dict[str, int] = {}
-        self.under_load = False
-        # servers by the port they listen on (another RabbitMQ or PostgreSQL may be running)
-        self.servers = {label: listener(port) for label, port in (servers or {}).items()}
-        self._running = False
-        self._gt: Any = None
-        self.samples = 0
-
-    def _tree(self, proc: psutil.Process) -> list[psutil.Process]:
-        try:
-            return [proc, *proc.children(recursive=True)]
-        except psutil.Error:
-            return [proc]
-
-    def sample(self) -> None:
-        for name, proc in self.procs.items():
-            total = 0
-            for p in self._tree(proc):
-                try:
-                    total += p.memory_info().rss
-                except psutil.Error:
-                    pass
-            self.rss_last[name] = total
-            self.rss_max[name] = max(self.rss_max[name], total)
-            if self.under_load:
-                self.rss_max_load[name] = max(self.rss_max_load[name], total)
-        self.samples += 1
-
-    def start(self, max_seconds: float) -> None:
-        self._running = True
-
-        def loop() -> None:
-            for _ in range(int(max_seconds / self.interval) + 1):  # bounded sampling loop
-                if not self._running:
-                    return
-                self.sample()
-                eventlet.sleep(self.interval)
-
-        self._gt = eventlet.spawn(loop)
-
-    def stop(self) -> None:
-        self._running = False
-        if self._gt is not None:
-            self._gt.kill()
-
-    def cpu_snapshot(self) -> dict[str, float]:
-        snap: dict[str, float] = {"_wall": now()}
-        for name, proc in self.procs.items():
-            total = 0.0
-            for p in self._tree(proc):
-                try:
-                    t = p.cpu_times()
-                    total += t.user + t.system
-                except psutil.Error:
-                    pass
-            snap[name] = total
-        t = psutil.Process().cpu_times()
-        snap["load generator"] = t.user + t.system
-        for label, server in self.servers.items():
-            if server is None:
-                continue
-            total = 0.0
-            for p in self._tree(server):  # PostgreSQL: the postmaster and its backends
-                try:
-                    ct = p.cpu_times()
-                    total += ct.user + ct.system
-                except psutil.Error:
-                    pass
-            snap[label] = total
-        ct = psutil.cpu_times()
-        snap["_machine_busy"] = ct.user + ct.system + ct.nice + getattr(ct, "irq", 0) + \
-            getattr(ct, "softirq", 0) + getattr(ct, "steal", 0)
-        return snap
-
-    @staticmethod
-    def cpu_percent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
-        """CPU used between two snapshots, in % of one core (200 % = both cores busy)."""
-        wall = after["_wall"] - before["_wall"]
-        if wall <= 0:
-            return {}
-        out = {k: round(100 * (after[k] - before[k]) / wall, 1)
-               for k in after if not k.startswith("_") and k in before}
-        machine = 100 * (after["_machine_busy"] - before["_machine_busy"]) / wall
-        out["other processes"] = round(max(0.0, machine - sum(out.values())), 1)
-        out["machine (all processes)"] = round(machine, 1)
-        return out
-
-    @staticmethod
-    def mb(values: dict[str, int]) -> dict[str, float]:
-        return {name: round(v / 2**20, 1) for name, v in values.items()}
-
-
-def listener(port: int) -> psutil.Process | None:
-    """The process listening on a local TCP port (None when it cannot be found)."""
-    try:
-        for c in psutil.net_connections(kind="tcp"):
-            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
-                return psutil.Process(c.pid)
-    except (psutil.Error, OSError):
-        pass
-    return None
-
-
-def background_load(seconds: float = 2.0) -> dict[str, Any]:
-    """What else is running before we start: machine CPU busy and other service processes."""
-    others = []
-    for p in psutil.process_iter(["pid", "cmdline"]):
-        cmd = p.info.get("cmdline") or []
-        if "hotline.runner" in cmd:
-            others.append(p.info["pid"])
-    before = psutil.cpu_times()
-    eventlet.sleep(seconds)
-    after = psutil.cpu_times()
-    busy = sum(getattr(after, f) - getattr(before, f)
-               for f in ("user", "system", "nice", "irq", "softirq", "steal") if hasattr(after, f))
-    return {"cpu_percent_of_one_core": round(100 * busy / seconds, 1),
-            "other_hotline_service_processes": len(others)}
 
 
 class QueueProbe:
@@ -920,19 +636,6 @@ def phase_result(p: Phase, poll_interval: float) -> dict[str, Any]:
 
 # -- output ----------------------------------------------------------------------------------
 
-def _fmt(v: Any, unit: str = "") -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, float):
-        v = f"{v:.1f}" if abs(v) < 100 else f"{v:.0f}"
-    return f"{v}{unit}"
-
-
-def _trio(s: dict[str, Any]) -> str:
-    if not s or not s.get("n"):
-        return "–"
-    return f"{_fmt(s['p50'])} / {_fmt(s['p95'])} / {_fmt(s['p99'])}"
-
 
 def _queues(q: dict[str, Any]) -> str:
     if not q.get("sampled"):
@@ -943,13 +646,8 @@ def _queues(q: dict[str, Any]) -> str:
 
 
 def markdown(r: dict[str, Any]) -> str:
-    v, m = r["versions"], r["machine"]
-    db = "SQLite " + v["sqlite"] if r["database"] == "sqlite" else f"PostgreSQL {v.get('postgresql')}"
     lines = [
-        f"#### `hotline bench flow` — {db} ({r['timestamp'][:10]}, {m['cpu_count']} cores, "
-        f"{m['memory_total_mb']} MB; Python {v['python']}, nameko {v['nameko']}, eventlet "
-        f"{v['eventlet']}, kombu {v['kombu']}, SQLAlchemy {v['SQLAlchemy']}, RabbitMQ "
-        f"{v.get('rabbitmq')})",
+        results_heading("flow", r),
         "",
         "| Target | Goal | Measured | Met |",
         "|---|---|---|---|",
@@ -974,10 +672,10 @@ def markdown(r: dict[str, Any]) -> str:
         lines.append(
             f"| {p['name']} | {p['offered_per_s']:g} | {p['registered_per_s']:.1f} "
             f"| {p['signed_in_window_per_s']:.1f} | {p['completed']}/{p['planned_orders']} "
-            f"({100 * p['completion_ratio']:.0f} %) | {_fmt(p['backlog_growth_per_s'])} "
-            f"| {_trio(lat['registration'])} | {_trio(lat['dispatch_server_timestamps'])} "
-            f"| {_trio(lat['dispatch_visible_in_inbox'])} | {_trio(lat['sign'])} "
-            f"| {_trio(lat['end_to_end'])} | {_queues(p['event_queues_ready_messages'])} "
+            f"({100 * p['completion_ratio']:.0f} %) | {fmt_value(p['backlog_growth_per_s'])} "
+            f"| {trio(lat['registration'])} | {trio(lat['dispatch_server_timestamps'])} "
+            f"| {trio(lat['dispatch_visible_in_inbox'])} | {trio(lat['sign'])} "
+            f"| {trio(lat['end_to_end'])} | {_queues(p['event_queues_ready_messages'])} "
             f"| {'yes' if p['sustained'] else 'no'} |")
     runs = [p for p in r["phases"] if not p.get("skipped") and p["cpu_percent_of_one_core"]]
     # steady state: the highest sustained rate (per-order CPU of a saturated phase means little)
@@ -991,24 +689,24 @@ def markdown(r: dict[str, Any]) -> str:
                   f"| CPU ms per order at {base['offered_per_s']:g}/s "
                   f"| CPU % at {top['offered_per_s']:g}/s |", "|---|---|---|---|---|"]
         for k in names:
-            lines.append(f"| {k} | {_fmt(r['rss_mb'].get(k))} "
-                         f"| {_fmt(base['cpu_percent_of_one_core'].get(k))} "
-                         f"| {_fmt(base['cpu_ms_per_order'].get(k))} "
-                         f"| {_fmt(top['cpu_percent_of_one_core'].get(k))} |")
+            lines.append(f"| {k} | {fmt_value(r['rss_mb'].get(k))} "
+                         f"| {fmt_value(base['cpu_percent_of_one_core'].get(k))} "
+                         f"| {fmt_value(base['cpu_ms_per_order'].get(k))} "
+                         f"| {fmt_value(top['cpu_percent_of_one_core'].get(k))} |")
     notes: list[str] = []
     c = r.get("ceiling") or {}
     if c.get("round_trips_per_s") is not None:
         notes.append(f"Ceiling (same broker, same run): {c['round_trips_per_s']:.0f} nameko event "
                      f"round trips/s ({c['throughput']['in_flight']} in flight, "
                      f"{c['events_per_s']:.0f} events/s); one in flight: p50 "
-                     f"{_fmt(c['latency']['latency_ms']['p50'])} ms, "
+                     f"{fmt_value(c['latency']['latency_ms']['p50'])} ms, "
                      f"{c['latency']['round_trips_per_s']:.0f}/s.")
     sample = next((p for p in r["phases"] if not p.get("skipped")
                    and p["latency_ms"]["signed_to_in_progress_sample"]["n"]), None)
     if sample:
         s = sample["latency_ms"]["signed_to_in_progress_sample"]
         notes.append(f"Signed → supervision status `in_progress` ({s['n']} sampled orders at "
-                     f"{sample['offered_per_s']:g}/s): p50/p95/p99 {_trio(s)} ms.")
+                     f"{sample['offered_per_s']:g}/s): p50/p95/p99 {trio(s)} ms.")
     during = r.get("rss_mb_during_measured_phases") or {}
     if during:
         notes.append("Max RSS is over the whole run (start, demo data, logins, phases); during the "
@@ -1069,14 +767,7 @@ def evaluate_targets(result: dict[str, Any]) -> dict[str, Any]:
 # -- the run ---------------------------------------------------------------------------------
 
 def _options(options: dict[str, Any]) -> dict[str, Any]:
-    opts = dict(DEFAULTS)
-    unknown = set(options) - set(DEFAULTS) - {"rate", "duration", "database"}
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))}")
-    opts.update({k: v for k, v in options.items() if v is not None})
-    opts.setdefault("database", "sqlite")
-    if opts["database"] not in ("sqlite", "postgres"):
-        raise ValueError("database must be sqlite or postgres")
+    opts = parse_options(options, DEFAULTS, also=("rate", "duration"))
     for key in ("rate", "duration"):
         if opts.get(key) is not None and not 0 < float(opts[key]) <= (500 if key == "rate" else 600):
             raise ValueError(f"{key} out of range (rate 0–500 orders/s, duration 0–600 s)")
@@ -1115,57 +806,24 @@ def run(config: dict[str, Any], **options: Any) -> int:
         print(f"bench flow: {exc}", file=sys.stderr)
         return 2
 
-    from hotline import commands
-    from hotline.processes import Cluster
-    from shared.config import SERVICES, load_config
-
     started = now()
     database = opts["database"]
-    token = uuid.uuid4().hex[:8]
-    vhost = Vhost(f"hotline-bench-{token}")
-    data_dir = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
-    port = free_port()
-    url = f"http://{HOST}:{port}"
-    env = {k: v for k, v in os.environ.items()
-           if k not in _ISOLATED_ENV and not k.endswith("_DATABASE_URL")}
-    env.update({"AMQP_URI": vhost.amqp_uri, "HOTLINE_DATA_DIR": str(data_dir),
-                "GATEWAY_ADDRESS": f"{HOST}:{port}"})
-    pg_names: list[str] = []
-    if database == "postgres":
-        env["HOTLINE_DATABASE_URL_TEMPLATE"] = f"{PG_BASE}/hlbench_{token}_{{service}}"
-        pg_names = [f"hlbench_{token}_{s}" for s in SERVICES]
-    cluster: Cluster | None = None
+    system = IsolatedSystem(database)
+    vhost, data_dir, url = system.vhost, system.data_dir, system.url
     monitor: ProcessMonitor | None = None
     load: FlowLoad | None = None
     failed: str | None = None
     result: dict[str, Any] = {}
     say(f"bench flow ({database}): vhost {vhost.name}, data {data_dir}, gateway {url}")
-    background = background_load()
-    for _ in range(int(float(opts["quiet_wait_seconds"]) / 5)):  # bounded wait for a quiet machine
-        if not background["other_hotline_service_processes"] and \
-                background["cpu_percent_of_one_core"] <= 25:
-            break
-        say(f"  waiting for the machine to be quiet: {background}")
-        eventlet.sleep(3.0)
-        background = background_load()
-    if background["other_hotline_service_processes"] or background["cpu_percent_of_one_core"] > 25:
-        say(f"  note: the machine is not idle before the run: {background}")
+    background = wait_for_quiet_machine(float(opts["quiet_wait_seconds"]))
     try:
-        vhost.create()
-        bench_config = load_config(env=env)
-        commands.migrate(bench_config)
-        cluster = Cluster(env=env, log_dir=data_dir / "logs")
-        cluster.start()
-        cluster.wait_healthy(url, timeout=90)
-        servers = {"rabbitmq": 5672, **({"postgresql": 5432} if pg_names else {})}
-        monitor = ProcessMonitor(cluster.pids(), servers=servers)
-        monitor.start(float(opts["max_run_seconds"]) + 120)
-        commands.load_demo(bench_config)
+        system.start(float(opts["max_run_seconds"]) + 120)
+        monitor = system.monitor
+        assert monitor is not None
         idle_before = monitor.cpu_snapshot()
         eventlet.sleep(3.0)  # a baseline: what the idle system costs (timers, relays' polls)
         idle_cpu = ProcessMonitor.cpu_percent(idle_before, monitor.cpu_snapshot())
-        ver = versions(vhost.amqp_uri, database,
-                       f"{PG_BASE}/{pg_names[0]}" if pg_names else None)
+        ver = system.versions()
 
         say("ceiling: nameko event round trips on the same broker …")
         ceiling = measure_ceiling(vhost.amqp_uri, opts)
@@ -1213,7 +871,7 @@ def run(config: dict[str, Any], **options: Any) -> int:
                                       "offered_per_s": phase.rate, "skipped": stop_reason})
                 say(f"phase {phase.name}: skipped ({stop_reason})")
                 continue
-            dead = cluster.dead()
+            dead = system.cluster.dead()
             if dead:
                 raise RuntimeError(f"service process exited: {', '.join(dead)}")
             say(f"phase {phase.name}: {phase.planned} orders over {phase.duration:g} s …")
@@ -1227,8 +885,8 @@ def run(config: dict[str, Any], **options: Any) -> int:
             say(f"  registered {pr['registered_per_s']:.1f}/s, signed in window "
                 f"{pr['signed_in_window_per_s']:.1f}/s, completed {pr['completed']}/"
                 f"{pr['planned_orders']}, backlog growth {pr['backlog_growth_per_s']}/s; "
-                f"registration p50/p95/p99 {_trio(lat['registration'])} ms; end to end "
-                f"{_trio(lat['end_to_end'])} ms; sustained: {'yes' if pr['sustained'] else 'no'}")
+                f"registration p50/p95/p99 {trio(lat['registration'])} ms; end to end "
+                f"{trio(lat['end_to_end'])} ms; sustained: {'yes' if pr['sustained'] else 'no'}")
             if pr["errors"]:
                 say(f"  errors: {pr['errors']} {pr['error_samples'][:2]}")
             if phase.kind == "single" or pr["sustained"]:
@@ -1276,12 +934,8 @@ def run(config: dict[str, Any], **options: Any) -> int:
                                    "signed within the phase window plus the drain period and the "
                                    "backlog (registered, not yet signed) grows by no more than "
                                    "5 % of the offered rate per second over the window"),
-                "configuration": "packaged default (shared/default_config.yaml) with AMQP_URI, "
-                                 "HOTLINE_DATA_DIR, GATEWAY_ADDRESS"
-                                 + (", HOTLINE_DATABASE_URL_TEMPLATE" if pg_names else "")
-                                 + " set by the benchmark",
-                "environment_overrides": {k: v for k, v in env.items()
-                                          if k.startswith("HOTLINE_") and k not in _ISOLATED_ENV},
+                "configuration": system.configuration_note(),
+                "environment_overrides": system.environment_overrides(),
                 "load_generator": (
                     "Load generator: one Python process on the same machine as the six service "
                     "processes and the broker, eventlet green threads (registrations started on "
@@ -1316,37 +970,17 @@ def run(config: dict[str, Any], **options: Any) -> int:
             load._polling = False
             if load.queue_probe is not None:
                 load.queue_probe.close()
-        if monitor is not None:
-            monitor.stop()
-        if cluster is not None:
-            say("stopping services …")
-            cluster.stop()
-        if pg_names:
-            try:
-                drop_pg_databases(pg_names)
-            except Exception as exc:  # noqa: BLE001
-                say(f"could not drop databases {pg_names}: {exc}")
-        try:
-            vhost.delete()
-        except Exception as exc:  # noqa: BLE001
-            say(f"could not delete vhost {vhost.name}: {exc}")
-        if failed:
-            say(f"logs kept in {data_dir / 'logs'}")
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
+        system.stop(keep_logs=bool(failed))
     if failed:
         return 1
 
     result["run_seconds"] = round(now() - started, 1)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     stem = f"flow-{database}"
     if opts.get("rate") is not None or opts.get("duration") is not None:
         stem += f"-r{phases[0].rate:g}-d{phases[0].duration:g}"
-    (RESULTS_DIR / f"{stem}.json").write_text(
-        json.dumps(result, ensure_ascii=False, indent=2) + "\n", "utf-8")
     md = markdown(result)
-    (RESULTS_DIR / f"{stem}.md").write_text(md, "utf-8")
+    path = write_results(stem, result, md)
     say("")
     say(md)
-    say(f"results: {RESULTS_DIR / (stem + '.json')} and .md ({result['run_seconds']} s)")
+    say(f"results: {path} and .md ({result['run_seconds']} s)")
     return 0

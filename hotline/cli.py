@@ -7,7 +7,7 @@
     hotline walkthrough          drive one order through its whole life over HTTP
     hotline reconcile            check the services against each other
     hotline dlq list|replay      the dead-letter queue
-    hotline bench [NAME]         benchmarks (bench/), results in bench/results/
+    hotline bench [NAME]         benchmarks (bench/: flow, sweep, lifecycle), results in bench/results/
 """
 
 from __future__ import annotations
@@ -46,6 +46,17 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--rate", type=float, default=None, help="offered load, orders/s")
     bench.add_argument("--duration", type=float, default=None, help="seconds")
     bench.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    bench.add_argument("--assignments", type=int, default=None,
+                       help="sweep: open assignments (default 1,000,000)")
+    bench.add_argument("--due-fraction", type=float, default=None,
+                       help="sweep: fraction of them due (default 0.1)")
+    bench.add_argument("--batch", type=int, default=None,
+                       help="sweep: clocks per sweep call (default 1000, SWEEP_BATCH)")
+    bench.add_argument("--lifecycles", type=int, default=None,
+                       help="lifecycle: orders driven through their whole life")
+    bench.add_argument("--clients", type=int, default=None,
+                       help="lifecycle: concurrent HTTP clients")
+    bench.add_argument("--output", default=None, help="results directory (default bench/results)")
 
     args = parser.parse_args(argv)
     if args.config:
@@ -68,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
         "walkthrough": lambda: commands.walkthrough(args.url or commands.gateway_url(config)),
         "reconcile": lambda: commands.reconcile(config),
         "dlq": lambda: commands.dlq(config, args.action, args.limit),
-        "bench": lambda: commands.bench(config, args.name, rate=args.rate,
-                                        duration=args.duration, database=args.database),
+        "bench": lambda: commands.bench(
+            config, args.name, rate=args.rate, duration=args.duration, database=args.database,
+            assignments=args.assignments, due_fraction=args.due_fraction, batch=args.batch,
+            lifecycles=args.lifecycles, clients=args.clients, results_dir=args.output),
     }
     return int(handlers[args.command]() or 0)
 

@@ -12,8 +12,10 @@ so state, outgoing events and the record of handled events commit together or no
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +69,29 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                         pool_recycle=1800, connect_args={"timeout": 5}
-                         if sa_url.get_driver_name() == "pg8000" else {})
+    engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                           pool_recycle=1800, connect_args={"timeout": 5}
+                           if sa_url.get_driver_name() == "pg8000" else {})
+    if sa_url.get_driver_name() == "pg8000":
+        @event.listens_for(engine, "connect")
+        def _pg8000_adapters(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.register_in_adapter(_TIMESTAMPTZ_OID, _timestamptz_in)
+
+    return engine
+
+
+_TIMESTAMPTZ_OID = 1184
+
+
+def _timestamptz_in(data: str) -> Any:
+    """pg8000 parses every ``timestamptz`` with ``strptime`` (≈ 6 µs); PostgreSQL's ISO output
+    is what ``datetime.fromisoformat`` reads in ≈ 0.1 µs. Anything else (infinity, years past
+    9999) goes to pg8000's own parser, unchanged."""
+    try:
+        return datetime.fromisoformat(data)
+    except ValueError:
+        from pg8000.converters import timestamptz_in
+        return timestamptz_in(data)
 
 
 def ensure_database(url: str) -> None:
@@ -105,6 +127,35 @@ _NEXT_SEQUENCE = text(
     'INSERT INTO ticket_sequence (ticket_no, "last") VALUES (:ticket_no, 1) '
     'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + 1 RETURNING "last"')
 
+# The rows as one JSON document, one short statement with one parameter instead of thousands of
+# bound values; each order's sequence reserved in one upsert (RETURNING the new last number).
+_SEQUENCES = {
+    "sqlite": text(
+        'INSERT INTO ticket_sequence (ticket_no, "last") SELECT json_extract(value, \'$[0]\'), '
+        "json_extract(value, '$[1]') FROM json_each(:rows) WHERE true "
+        'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + excluded."last" '
+        'RETURNING ticket_no, "last"'),
+    "postgresql": text(
+        'INSERT INTO ticket_sequence (ticket_no, "last") SELECT r->>0, CAST(r->>1 AS INTEGER) '
+        "FROM json_array_elements(CAST(:rows AS JSON)) AS x (r) "
+        'ON CONFLICT (ticket_no) DO UPDATE SET "last" = ticket_sequence."last" + excluded."last" '
+        'RETURNING ticket_no, "last"'),
+}
+# Outbox rows the same way (pg8000's executemany would be one round trip per row); their ids
+# follow the order given, which is the relay's publishing order.
+_OUTBOX = {
+    "sqlite": text(
+        "INSERT INTO outbox (event_id, type, version, ticket_no, payload, created_at, attempts) "
+        "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), :version, "
+        "json_extract(value, '$[2]'), json_extract(value, '$[3]'), :at, 0 "
+        "FROM json_each(:rows) ORDER BY key"
+    ).bindparams(bindparam("at", type_=UtcDateTime())),
+    "postgresql": text(
+        "INSERT INTO outbox (event_id, type, version, ticket_no, payload, created_at, attempts) "
+        "SELECT r->>0, r->>1, :version, r->>2, r->3, :at, 0 "
+        "FROM json_array_elements(CAST(:rows AS JSON)) WITH ORDINALITY AS x (r, ord) ORDER BY ord"
+    ).bindparams(bindparam("at", type_=UtcDateTime())),
+}
 
 class UnitOfWork:
     """One worker's transaction, plus the outbox and inbox that ride in it.
@@ -157,6 +208,41 @@ class UnitOfWork:
 
     def _next_sequence(self, ticket_no: str) -> int:
         return int(self.session.execute(_NEXT_SEQUENCE, {"ticket_no": ticket_no}).scalar_one())
+
+    def emit_many(self, events: list[tuple[str, dict[str, Any], str | None]],
+                  version: int = 1) -> list[dict[str, Any]]:
+        """:meth:`emit` for many events at once, ``(type, data, ticket_no)`` each, in order.
+
+        The same envelopes, sequences and outbox rows as one :meth:`emit` per event, in a few
+        statements instead of two per event: one upsert of every order's sequence (each order's
+        events get the next numbers in the order given) and one bulk outbox insert. For bulk
+        work such as the deadline sweep.
+        """
+        counts: dict[str, int] = {}
+        for _, _, ticket_no in events:
+            if ticket_no:
+                counts[ticket_no] = counts.get(ticket_no, 0) + 1
+        first: dict[str, int] = {}
+        dialect = self.session.get_bind().dialect.name
+        if counts:
+            for ticket_no, last in self.session.execute(
+                    _SEQUENCES[dialect], {"rows": json.dumps(list(counts.items()))}):
+                first[ticket_no] = int(last) - counts[ticket_no] + 1
+        envelopes, rows, now = [], [], _now()
+        for event_type, data, ticket_no in events:
+            sequence = None
+            if ticket_no:
+                sequence, first[ticket_no] = first[ticket_no], first[ticket_no] + 1
+            envelope = make_envelope(event_type, data, producer=self._db.service_name,
+                                     ticket_no=ticket_no, sequence=sequence,
+                                     trace_id=self.trace_id, version=version)
+            envelopes.append(envelope)
+            rows.append((envelope["event_id"], event_type, ticket_no, envelope))
+        if rows:
+            self.session.execute(_OUTBOX[dialect], {"version": version, "at": now,
+                                                    "rows": json.dumps(rows)})
+        self._emitted += len(rows)
+        return envelopes
 
     def claim(self, event: Event) -> bool:
         """Record that this consumer handled ``event``; False if it already did (skip it).

@@ -8,11 +8,14 @@ raises :class:`OutOfOrder` and is retried with backoff rather than applied to mi
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import eventlet
 from nameko.dependency_providers import Config
 from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.orm import Session
 
 from services.supervision import domain, supervising, urging
 from services.supervision.dependencies import Calendar, Policy, sweep_timer
@@ -129,7 +132,79 @@ _OFFICE: dict[str, Any] = {"role": "supervisor", "department_code": None, "via":
 # == end of area [instructions] (module level) ==
 
 
-def _view(c: Clock) -> urging.ClockView:
+# The deadline sweep works on batches of clocks with a few set-based statements per batch (claim
+# every passed threshold in one INSERT … ON CONFLICT DO NOTHING RETURNING, the events in one bulk
+# outbox insert, every clock's next check in one UPDATE), so a sweep over a large backlog costs a
+# handful of statements per batch instead of several per clock. The rows travel as one JSON
+# document (json_each on SQLite, json_array_elements on PostgreSQL): one short statement with
+# one parameter, not thousands of bound values for the driver and SQLAlchemy to process one by
+# one. Urges are claimed in the sweep's one order (next check, assignment), the same on every
+# instance: of two instances sweeping at once, the second waits on the first's claims and then
+# inserts nothing (its UPDATE of the same clocks writes the same values).
+_MAX_SWEEP_BATCHES = 100_000  # a bound on one sweep's loop; each batch advances its clocks
+_CLAIM_URGES = {
+    "sqlite": text(
+        "INSERT INTO urge (ticket_no, assignment_id, department_code, clock, kind, channel, "
+        "issued_at, issuer, note, auto_key) SELECT json_extract(value, '$[0]'), "
+        "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
+        "json_extract(value, '$[4]'), 'system', :issued_at, 'system', NULL, "
+        "json_extract(value, '$[5]') FROM json_each(:rows) WHERE true ORDER BY key "
+        "ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
+    ).bindparams(bindparam("issued_at", type_=UtcDateTime())),
+    "postgresql": text(
+        "INSERT INTO urge (ticket_no, assignment_id, department_code, clock, kind, channel, "
+        "issued_at, issuer, note, auto_key) SELECT r->>0, CAST(r->>1 AS INTEGER), r->>2, r->>3, "
+        "r->>4, 'system', :issued_at, 'system', NULL, r->>5 "
+        "FROM json_array_elements(CAST(:rows AS JSON)) WITH ORDINALITY AS x (r, ord) "
+        "ORDER BY ord ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
+    ).bindparams(bindparam("issued_at", type_=UtcDateTime())),
+}
+_ADVANCE_CLOCKS = {  # rows [assignment id, next check or null, breached now]
+    "sqlite": text(
+        "UPDATE clock SET next_check_at = json_extract(v.value, '$[1]'), "
+        "overdue = (clock.overdue OR json_extract(v.value, '$[2]')) FROM json_each(:rows) AS v "
+        "WHERE clock.assignment_id = json_extract(v.value, '$[0]')"),
+    "postgresql": text(
+        "UPDATE clock SET next_check_at = CAST(v.r->>1 AS TIMESTAMP WITH TIME ZONE), "
+        "overdue = clock.overdue OR CAST(v.r->>2 AS BOOLEAN) "
+        "FROM json_array_elements(CAST(:rows AS JSON)) AS v (r) "
+        "WHERE clock.assignment_id = CAST(v.r->>0 AS INTEGER)"),
+}
+
+
+def _claim_urges(session: Session, claims: list[tuple[Any, urging.Threshold]],
+                 now: datetime) -> dict[str, int]:
+    """Insert the automatic urges of ``claims`` (clock row, threshold); ``auto_key → urge id``
+    of those inserted here. Of two instances claiming at once, the second inserts nothing."""
+    if not claims:
+        return {}
+    rows = json.dumps([(row.ticket_no, row.assignment_id, row.department_code, t.clock, t.kind,
+                        urging.auto_key(row.assignment_id, t.clock, t.kind))
+                       for row, t in claims])
+    statement = _CLAIM_URGES[session.get_bind().dialect.name]
+    return {key: urge_id for urge_id, key in
+            session.execute(statement, {"issued_at": now, "rows": rows})}
+
+
+def _advance_clocks(session: Session, nexts: list[tuple[int, datetime | None]],
+                    breached: set[int]) -> None:
+    """Set every swept clock's next check (None: nothing left to urge) and mark those breached
+    in this batch overdue, in one pass over the rows."""
+    if not nexts:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
+        stored: Any = lambda at: at.isoformat()  # noqa: E731
+    else:  # the column's own storage form on SQLite (UtcDateTime: naive UTC, DATETIME's text)
+        column = UtcDateTime()
+        text_of = dialect.type_descriptor(column.impl).bind_processor(dialect)
+        stored = lambda at: text_of(column.process_bind_param(at, dialect))  # noqa: E731
+    rows = json.dumps([(i, None if at is None else stored(at), i in breached)
+                       for i, at in nexts])
+    session.execute(_ADVANCE_CLOCKS[dialect.name], {"rows": rows})
+
+
+def _view(c: Any) -> urging.ClockView:
     return urging.ClockView(
         started_at=c.started_at, sign_due=c.sign_due, handle_due=c.handle_due,
         sign_warn_at=c.sign_warn_at or c.sign_due, handle_warn_at=c.handle_warn_at or c.handle_due,
@@ -467,7 +542,8 @@ class SupervisionService(Operations):
         """Urge every clock whose threshold has passed by ``now`` (default: the current time).
 
         ``now`` is injectable (ISO-8601 with a time zone) so operators and tests can sweep as
-        of a given instant.
+        of a given instant. ``limit`` is the number of clocks per batch (one transaction each);
+        the sweep goes on until none is due.
         """
         at = utcnow() if now is None else _parse_instant(now)
         result = self._sweep(at, limit)
@@ -501,19 +577,53 @@ class SupervisionService(Operations):
         return {"urges": UrgeRecordSchema(many=True).dump(made)}
 
     def _sweep(self, now: datetime, limit: int) -> dict[str, int]:
-        session = self.db.session
-        clocks = list(session.scalars(select(Clock).where(Clock.next_check_at <= now)
-                                      .order_by(Clock.next_check_at, Clock.assignment_id)
-                                      .limit(limit)))  # one order for all instances: no deadlock
-        urged = 0
-        for clock in clocks:
-            for t in urging.passed(_view(clock), now):
-                if self._record_urge(clock, t.clock, t.kind, "system", "system", None, now,
-                                     auto=True, due=t.at):
-                    urged += 1
-            clock.next_check_at = urging.next_check(_view(clock), now)
-        self.db.commit()
-        return {"clocks": len(clocks), "urges": urged}
+        """Urge every passed threshold of every clock due by ``now``, in batches of ``limit``
+        clocks until none is left; each batch is one transaction (its urges, their
+        ``ticket.urged`` and ``ticket.overdue`` events and the clocks' next checks commit
+        together), and the sweep yields between batches so a long one never blocks the hub."""
+        c = Clock.__table__.c
+        batch = max(1, int(limit))
+        due = (select(c.assignment_id, c.ticket_no, c.department_code, c.started_at, c.sign_due,
+                      c.handle_due, c.sign_warn_at, c.handle_warn_at, c.signed_at, c.replied_at)
+               .where(c.next_check_at <= now)
+               .order_by(c.next_check_at, c.assignment_id)  # one order for all instances
+               .limit(batch))
+        swept = urged = 0
+        for _ in range(_MAX_SWEEP_BATCHES):
+            session = self.db.session
+            rows = session.execute(due).all()
+            claims: list[tuple[Any, urging.Threshold]] = []
+            nexts: list[tuple[int, datetime | None]] = []
+            for row in rows:
+                view = _view(row)
+                claims += [(row, t) for t in urging.passed(view, now)]
+                nexts.append((row.assignment_id, urging.next_check(view, now)))
+            claimed = _claim_urges(session, claims, now)
+            events: list[tuple[str, dict[str, Any], str | None]] = []
+            breached: set[int] = set()
+            for row, t in claims:
+                urge_id = claimed.get(urging.auto_key(row.assignment_id, t.clock, t.kind))
+                if urge_id is None:
+                    continue  # another instance urged this threshold already
+                events.append(("ticket.urged", {
+                    "ticket_no": row.ticket_no, "urge_id": urge_id,
+                    "assignment_id": row.assignment_id, "department_code": row.department_code,
+                    "clock": t.clock, "kind": t.kind, "channel": "system", "issued_at": now,
+                    "issuer": "system", "note": None}, row.ticket_no))
+                if t.kind == "breach":
+                    breached.add(row.assignment_id)
+                    events.append(("ticket.overdue", {
+                        "ticket_no": row.ticket_no, "assignment_id": row.assignment_id,
+                        "department_code": row.department_code, "clock": t.clock,
+                        "due": t.at, "at": now}, row.ticket_no))
+            self.db.emit_many(events)
+            _advance_clocks(session, nexts, breached)
+            self.db.commit()
+            swept, urged = swept + len(rows), urged + len(claimed)
+            if len(rows) < batch:
+                break
+            eventlet.sleep(0)  # let the heartbeat and other workers run (nameko#477)
+        return {"clocks": swept, "urges": urged}
 
     def _record_urge(self, clock: Clock, which: str, kind: str, channel: str, issuer: str,
                      note: str | None, now: datetime, *, auto: bool,
