@@ -270,6 +270,8 @@ def process(db: Any, at: datetime, batch: int) -> dict[str, Any]:
     from nameko.testing.services import worker_factory
     from sqlalchemy import event
 
+    from services.supervision.dependencies import build_calendar
+    from services.supervision.policy import SlaPolicy
     from services.supervision.service import SupervisionService
 
     calls: list[dict[str, Any]] = []
@@ -285,10 +287,14 @@ def process(db: Any, at: datetime, batch: int) -> dict[str, Any]:
 
     event.listen(db.engine, "begin", began)
     event.listen(db.engine, "commit", committed)
+    policy = SlaPolicy()
     t_start = now()
     for _ in range(10_000_000 // max(batch, 1) + 10):  # bounded: every call advances clocks
         uow = db.unit_of_work(consumer="supervision.sweep")
-        worker = worker_factory(SupervisionService, db=uow, settings={"SWEEP_BATCH": batch})
+        # the real policy and calendar: the sweep's other duties (督办单, escalation, monthly
+        # urges) run too; the built clocks have no order status rows, so they find nothing
+        worker = worker_factory(SupervisionService, db=uow, settings={"SWEEP_BATCH": batch},
+                                policy=policy, calendar=lambda session: build_calendar({}, session))
         t0 = now()
         try:
             r = worker.sweep(at.isoformat(), batch)
@@ -326,8 +332,13 @@ def check(db: Any, at: datetime, expected: dict[str, int]) -> dict[str, Any]:
 
         got = {
             "still_due": one("SELECT count(*) FROM clock WHERE next_check_at <= :at", at=at),
-            "new_urges": one("SELECT count(*) FROM urge WHERE issued_at = :at", at=at),
-            "ticket_urged": one("SELECT count(*) FROM outbox WHERE type = 'ticket.urged'"),
+            # the thresholds' urges; the sweep's monthly duty (每月催办) urges the open clocks of
+            # earlier months as well, counted apart (one ticket.urged each)
+            "new_urges": one("SELECT count(*) FROM urge WHERE issued_at = :at AND kind <> "
+                             "'monthly'", at=at),
+            "monthly_urges": one("SELECT count(*) FROM urge WHERE kind = 'monthly'"),
+            "ticket_urged": one("SELECT count(*) FROM outbox WHERE type = 'ticket.urged'")
+            - one("SELECT count(*) FROM urge WHERE kind = 'monthly'"),
             "ticket_overdue": one("SELECT count(*) FROM outbox WHERE type = 'ticket.overdue'"),
             "overdue_clocks": one("SELECT count(*) FROM clock WHERE overdue = :t", t=True),
             "duplicate_keys": one("SELECT count(*) - count(DISTINCT auto_key) FROM urge "

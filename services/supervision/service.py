@@ -937,10 +937,24 @@ class SupervisionService(Operations):
         return self._supervision_sweep(at, limit)
 
     def _supervision_sweep(self, now: datetime, limit: int) -> dict[str, int]:
-        """Each duty in its own transaction; each safe with several instances at once."""
-        return {"supervised": self._open_overdue_supervision(now, limit),
-                "escalated": self._escalate_due(now, limit),
-                "monthly": self._monthly_urges(now, limit)}
+        """Each duty batch by batch, each batch its own transaction, like the threshold sweep;
+        each safe with several instances at once."""
+        return {"supervised": self._drain(self._open_overdue_supervision, now, limit),
+                "escalated": self._drain(self._escalate_due, now, limit),
+                "monthly": self._drain(self._monthly_urges, now, limit)}
+
+    @staticmethod
+    def _drain(duty: Any, now: datetime, limit: int) -> int:
+        """Run ``duty`` until a batch does less than ``limit`` (what is left, if another
+        instance claimed part of a batch, waits for the next tick), yielding in between."""
+        total = 0
+        for _ in range(_MAX_SWEEP_BATCHES):
+            done = int(duty(now, limit))
+            total += done
+            if done < limit:
+                break
+            eventlet.sleep(0)
+        return total
 
     def _open_overdue_supervision(self, now: datetime, limit: int) -> int:
         session = self.db.session

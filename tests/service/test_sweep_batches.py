@@ -75,7 +75,10 @@ def test_one_call_sweeps_every_due_clock_in_batches(supervision_db: Any) -> None
     assert all(c.next_check_at is None and c.overdue for c in clocks)
 
     new = [e for e in outbox(db) if e["event_id"] not in before]
-    assert sorted({e["type"] for e in new}) == ["ticket.overdue", "ticket.urged"]
+    # the sweep's other duty (督办单 at each handling breach) follows the thresholds' urges
+    assert sorted({e["type"] for e in new}) == ["ticket.overdue", "ticket.supervised",
+                                                "ticket.urged"]
+    assert sorted(e["ticket_no"] for e in new if e["type"] == "ticket.supervised") == numbers
     assert {e["data"]["urge_id"] for e in new if e["type"] == "ticket.urged"} == \
         {u.id for u in urges}
     by_order: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -86,7 +89,8 @@ def test_one_call_sweeps_every_due_clock_in_batches(supervision_db: Any) -> None
         # each order's events carry its next sequence numbers, in outbox order, no gap
         assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
         swept = [(e["type"], e["data"]["clock"], e["data"].get("kind"))
-                 for e in events if e["event_id"] not in before]
+                 for e in events if e["event_id"] not in before
+                 and e["type"] in ("ticket.urged", "ticket.overdue")]
         assert swept == [("ticket.urged", "sign", "warning"), ("ticket.urged", "sign", "breach"),
                          ("ticket.overdue", "sign", None), ("ticket.urged", "handle", "warning"),
                          ("ticket.urged", "handle", "breach"), ("ticket.overdue", "handle", None)]
