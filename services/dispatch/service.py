@@ -162,6 +162,10 @@ class DispatchService(Operations):
                 self._hold(ticket, "returned", None, None)
         elif a.state == "return_requested":
             a.state = "signed" if a.signed_at else "dispatched"
+        elif a.state in ("dispatched", "signed"):
+            # the rejection overtook its own request (two workers of this queue at once): apply
+            # the request first, or it would arrive later and hold the assignment for good
+            raise OutOfOrder(f"return {d['return_id']} decided before its request was applied")
         self.db.commit()
 
     @event_handler("assignment.clocks_started", "assignment.extension_decided")

@@ -450,3 +450,23 @@ class TestCatalogueOnBothBackends:
             assert w.list_rules({})["catalogue_version"] == 4
         finally:
             db.engine.dispose()
+
+
+class TestReturnOrdering:
+    def test_a_rejection_that_overtakes_its_request_waits_for_it(self, city: Any) -> None:
+        """Two workers of dispatch's return queue may commit a decision before its request;
+        applied in that order the request would hold the assignment in 退单待审 for good."""
+        w, _ = city()
+        no = "20261201000060"
+        lead, _ = dispatched(w, no, content="路边井盖缺失")
+        w.sign(lead["id"], lead["department_code"], "x")
+        rejected = event("assignment.return_decided", no, return_id=1, assignment_id=lead["id"],
+                         ticket_no=no, department_code=lead["department_code"], approved=False,
+                         at=NOW, actor="d1", note=None)
+        with pytest.raises(OutOfOrder):
+            w.on_return(rejected)
+        assert w.get_assignment(lead["id"])["state"] == "signed"
+        w.on_return(return_event("requested", no, lead, 1))
+        assert w.get_assignment(lead["id"])["state"] == "return_requested"
+        w.on_return(rejected)  # the retry, after the request
+        assert w.get_assignment(lead["id"])["state"] == "signed"
