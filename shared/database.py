@@ -190,6 +190,20 @@ class UnitOfWork:
                 raise
         return self._session
 
+    def snapshot(self) -> Session:
+        """The session, for a read of several tables that must agree with each other.
+
+        PostgreSQL's READ COMMITTED takes a new snapshot for every statement, so a commit
+        landing between two reads shows half of it (an order's status before its clocks);
+        this starts the transaction as REPEATABLE READ instead. SQLite already reads one
+        snapshot per transaction. Call it first, before anything else uses the session.
+        """
+        fresh = self._session is None
+        session = self.session
+        if fresh and not is_sqlite(self._db.engine):
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        return session
+
     def emit(self, event_type: str, data: dict[str, Any], *, ticket_no: str | None = None,
              version: int = 1) -> dict[str, Any]:
         """Record an event in the outbox, in this transaction; the relay publishes it after commit."""

@@ -1111,8 +1111,8 @@ class SupervisionService(Operations):
     @rpc
     @translate_db_errors
     def get_state(self, ticket_no: str) -> dict[str, Any]:
-        """Status, clocks, history and callbacks of one order."""
-        session = self.db.session
+        """Status, clocks, history and callbacks of one order, read in one snapshot."""
+        session = self.db.snapshot()
         state = self._state(ticket_no)
         clocks = session.scalars(select(Clock).where(Clock.ticket_no == ticket_no)
                                  .order_by(Clock.assignment_id))
