@@ -4,7 +4,7 @@ the system is quiescent and checks the invariants of DOMAIN.md §3 (``tests.life
 
 A driver raises :class:`shared.errors.Conflict` / ``NotFound`` / ``Invalid`` for a refusal (the
 HTTP driver maps 409 / 404 / 422 to them and fails on any other status), and offers:
-``register(kind) -> ticket_no``, ``sign``, ``reply``, ``request_return -> id``,
+``register(kind) -> ticket_no``, ``sign``, ``opinion``, ``reply``, ``request_return -> id``,
 ``decide_return``, ``request_extension -> id``, ``decide_extension -> record``,
 ``callback -> outcome``, ``close_order``, ``urge``, ``sweep(now)``, ``dispatch``,
 ``observe(ticket_no) -> (state, assignments)``, ``quiescent() -> bool`` and
@@ -24,13 +24,20 @@ import requests
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from shared.errors import Conflict
 from shared.messaging import DEAD_LETTER_QUEUE
 from tests import lifecycle_model as m
 from tests.conftest import RABBIT_API
 
-WEIGHTED = ["sign"] * 3 + ["reply"] * 3 + ["callback"] * 3 + [
+# a routed order needs four department steps before its reply (the lead and the assistant
+# sign, the assistant gives its opinion, the lead replies): those are weighted up so that runs
+# still reach replied, callbacks and 重办 often
+WEIGHTED = ["sign"] * 3 + ["opinion"] * 2 + ["reply"] * 2 + ["callback"] * 2 + ["advance"] * 5 + [
     "request_return", "decide_return", "request_extension", "decide_extension", "close",
-    "urge", "sweep", "dispatch", "register"]
+    "urge", "sweep", "dispatch", "register", "race", "race"]
+# ``advance`` takes the deepest next step of the lifecycle some order allows (callback, reply,
+# opinion, sign, the return's decision, a dispatch), so that a run is not spent on refusals
+ADVANCE = ("callback", "reply", "opinion", "sign", "decide_return", "dispatch")
 
 
 class QueueProbe:
@@ -85,6 +92,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.orders: list[m.Order] = []
+        self.urges_seen: set[int] = set()
 
     # -- helpers ---------------------------------------------------------------------------------
     # Most steps aim at an order (and assignment) where the model predicts the action is
@@ -189,6 +197,16 @@ class LifecycleMachine(RuleBasedStateMachine):
         dept = self.department(a, own, p)
         self.attempt("sign", order, m.sign(order, a, own), lambda: self.driver.sign(a.id, dept))
 
+    def opinion(self, o: int, p: int, own: bool, aim: bool) -> None:
+        """协办意见: by the assistant after signing (aimed); blind picks try it on leads,
+        unsigned or finished assistants, twice, or as another department."""
+        order, a = self.target(o, p, aim, lambda t, x: m.opinion(t, x, True))
+        if a is None:
+            return
+        dept = self.department(a, own, p)
+        self.attempt("opinion", order, m.opinion(order, a, own),
+                     lambda: self.driver.opinion(a.id, dept))
+
     def reply(self, o: int, p: int, own: bool, aim: bool) -> None:
         order, a = self.target(o, p, aim, lambda t, x: m.reply(t, x, True))
         if a is None:
@@ -203,7 +221,51 @@ class LifecycleMachine(RuleBasedStateMachine):
         dept = self.department(a, own, p)
         self.attempt("request_return", order, m.request_return(order, a, own),
                      lambda: self.driver.request_return(a.id, dept),
-                     lambda rid: setattr(order, "pending_return", rid))
+                     lambda rid: m.return_requested(order, rid))
+
+    def race(self, o: int, p: int, again: bool) -> None:
+        """The lead's reply and its return request back to back, without waiting in between
+        (``again``: the reply first). Whichever the services see first wins: the other is
+        refused as the model predicts, or — the reply reached dispatch before it heard of the
+        request — the request is withdrawn and the order replied."""
+        def both(order: m.Order, a: m.Assignment) -> bool:  # each accepted alone
+            one, two = copy.deepcopy(order), copy.deepcopy(order)
+            return m.request_return(one, one.assignments[a.id], True) is None \
+                and m.reply(two, two.assignments[a.id], True) is None
+        candidates = [(order, a) for order in self.orders for a in order.ordered()
+                      if both(order, a)]
+        if not candidates:
+            return
+        order, a = candidates[(o + p) % len(candidates)]
+        dept = a.department_code
+        if not again:  # the return request first
+            rid = self.driver.request_return(a.id, dept)
+            try:
+                self.driver.reply(a.id, dept)
+            except Conflict as exc:  # dispatch heard of the request first
+                m.Refusal(Conflict, "reply", "return_requested").check(exc)
+                self.tally["race (return first): reply refused"] += 1
+                assert m.request_return(order, a, True) is None
+                m.return_requested(order, rid)
+            else:
+                self.tally["race (return first): return withdrawn"] += 1
+                assert m.request_return(order, a, True) is None
+                m.return_requested(order, rid)
+                m.reply_withdraws_return(order, a)
+        else:  # the reply first
+            self.driver.reply(a.id, dept)
+            try:
+                rid = self.driver.request_return(a.id, dept)
+            except Conflict as exc:  # supervision applied the reply first
+                m.Refusal(Conflict, "return", "replied").check(exc)
+                self.tally["race (reply first): return refused"] += 1
+                assert m.reply(order, a, True) is None
+            else:
+                self.tally["race (reply first): return withdrawn"] += 1
+                assert m.request_return(order, a, True) is None
+                m.return_requested(order, rid)
+                m.reply_withdraws_return(order, a)
+        self.settle(order)
 
     def request_extension(self, o: int, p: int, own: bool, aim: bool, days: int) -> None:
         order, a = self.target(o, p, aim, lambda t, x: m.request_extension(t, x, True, days))
@@ -216,12 +278,12 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # -- the center's actions ------------------------------------------------------------------
     def decide_return(self, o: int, approve: bool, again: bool) -> None:
-        if again:  # a decided return cannot be decided again
-            decided = [x for x in self.orders if x.decided_returns]
+        if again:  # a decided (or withdrawn) return cannot be decided again
+            decided = [(x, rid) for x in self.orders for rid, st_ in x.returns.items()
+                       if st_ != "pending"]
             if not decided:
                 return
-            order = decided[o % len(decided)]
-            rid = order.decided_returns[-1]
+            order, rid = decided[o % len(decided)]
         else:
             pending = [x for x in self.orders if x.pending_return is not None]
             if not pending:
@@ -260,6 +322,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                        "attributable": attributable}))
         if expected is None:
             assert got == outcome, f"{order.no}: callback outcome {got} ≠ {outcome}"
+            self.tally[f"callback outcome {outcome}"] += 1
 
     def close(self, o: int, aim: bool) -> None:
         order = self.order(o, aim, m.close)
@@ -276,10 +339,32 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.settle()
 
     def dispatch(self, o: int, aim: bool, lead: str, assists: list[str]) -> None:
-        assists = [x for x in assists if x != lead]
+        if aim:  # mostly a valid dispatch; blind ones may name the lead as an assistant too
+            assists = [x for x in assists if x != lead]
         order = self.order(o, aim, lambda t: m.manual_dispatch(t, "minzheng", []))
         self.attempt("dispatch", order, m.manual_dispatch(order, lead, assists),
                      lambda: self.driver.dispatch(order.no, lead, assists))
+
+    def advance(self, o: int, p: int, approve: bool, reached: bool, satisfaction: str | None,
+                attributable: bool, lead: str, assists: list[str]) -> None:
+        twins = copy.deepcopy(self.orders)
+        allowed = {
+            "callback": any(t.status == "replied" for t in twins),
+            "reply": any(m.reply(t, a, True) is None for t in twins for a in t.ordered()),
+            "opinion": any(m.opinion(t, a, True) is None for t in twins for a in t.ordered()),
+            "sign": any(m.sign(t, a, True) is None for t in twins for a in t.ordered()),
+            "decide_return": any(t.pending_return is not None for t in twins),
+            "dispatch": any(t.status == "pending_dispatch" for t in twins)}
+        action = next((x for x in ADVANCE if allowed[x]), None)
+        if action in ("reply", "opinion", "sign"):
+            getattr(self, action)(o, p, True, True)
+        elif action == "callback":
+            self.callback(o, True, reached, reached or None, satisfaction or "unsatisfied",
+                          attributable)
+        elif action == "decide_return":
+            self.decide_return(o, approve, False)
+        elif action == "dispatch":
+            self.dispatch(o, True, lead if lead in m.DEPARTMENTS else "minzheng", assists)
 
     # -- one rule: every step draws an action (weighted) and all the parameters any action takes.
     # (One rule rather than one per action: hypothesis's swarm testing would switch whole
@@ -290,7 +375,7 @@ class LifecycleMachine(RuleBasedStateMachine):
           solved=st.sampled_from([None, True, False]), satisfaction=SATISFACTION,
           attributable=st.booleans(), hours=st.integers(min_value=1, max_value=24 * 60),
           lead=st.sampled_from([*m.DEPARTMENTS, "nosuch"]),
-          assists=st.lists(st.sampled_from(m.DEPARTMENTS), max_size=1), kind=KIND)
+          assists=st.lists(st.sampled_from(m.DEPARTMENTS), max_size=2), kind=KIND)
     def act(self, action: str, o: int, p: int, own: bool, aim: bool, days: int, approve: bool,
             again: bool, reached: bool, solved: bool | None, satisfaction: str | None,
             attributable: bool, hours: int, lead: str, assists: list[str], kind: str) -> None:
@@ -307,7 +392,18 @@ class LifecycleMachine(RuleBasedStateMachine):
     def lifecycle_invariants(self) -> None:
         for order in self.orders:
             self.tally[f"status {order.status}"] += 1
-            m.check_invariants(order, *self.driver.observe(order.no))
+            state, assignments = self.driver.observe(order.no)
+            m.check_invariants(order, state, assignments)
+            # a new urge (by hand, by a sweep, monthly) targets a clock the model holds open:
+            # never a replied, returned or stopped one, never a closed order's
+            for u in state["urges"]:
+                if u["id"] in self.urges_seen:
+                    continue
+                self.urges_seen.add(u["id"])
+                a = order.assignments.get(u["assignment_id"])
+                assert a is not None and not a.replied and not a.stopped \
+                    and order.status not in ("closed", "resolved_at_intake"), \
+                    f"{order.no} ({order.status}): urge of a finished assignment {u} {a}"
 
     @invariant()
     def nothing_dead_lettered(self) -> None:

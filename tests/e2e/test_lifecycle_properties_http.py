@@ -74,6 +74,10 @@ class HttpDriver:
     def sign(self, assignment_id: int, dept: str) -> Any:
         return self.call(f"dept_{dept}", "POST", f"/api/v1/assignments/{assignment_id}/sign")
 
+    def opinion(self, assignment_id: int, dept: str) -> Any:
+        return self.call(f"dept_{dept}", "POST", f"/api/v1/assignments/{assignment_id}/opinion",
+                         {"opinion": "同意主办意见，已配合现场核查"})
+
     def reply(self, assignment_id: int, dept: str) -> Any:
         return self.call(f"dept_{dept}", "POST", f"/api/v1/assignments/{assignment_id}/reply",
                          {"reply": "已现场处理并答复市民"})
