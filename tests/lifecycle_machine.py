@@ -5,7 +5,7 @@ the system is quiescent and checks the invariants of DOMAIN.md §3 (``tests.life
 A driver raises :class:`shared.errors.Conflict` / ``NotFound`` / ``Invalid`` for a refusal (the
 HTTP driver maps 409 / 404 / 422 to them and fails on any other status), and offers:
 ``register(kind) -> ticket_no``, ``sign``, ``opinion``, ``reply``, ``request_return -> id``,
-``decide_return``, ``request_extension -> id``, ``decide_extension -> record``,
+``decide_return``, ``pass_down -> new assignment``, ``request_extension -> id``, ``decide_extension -> record``,
 ``callback -> outcome``, ``close_order``, ``urge``, ``sweep(now)``, ``dispatch``,
 ``observe(ticket_no) -> (state, assignments)``, ``quiescent() -> bool`` and
 ``dead_letters() -> int``.
@@ -32,9 +32,9 @@ from tests.conftest import RABBIT_API
 # a routed order needs four department steps before its reply (the lead and the assistant
 # sign, the assistant gives its opinion, the lead replies): those are weighted up so that runs
 # still reach replied, callbacks and 重办 often
-WEIGHTED = ["sign"] * 3 + ["opinion"] * 2 + ["reply"] * 2 + ["callback"] * 2 + ["advance"] * 5 + [
+WEIGHTED = ["sign"] * 2 + ["opinion"] * 2 + ["reply"] * 2 + ["callback"] * 2 + ["advance"] * 8 + [
     "request_return", "decide_return", "request_extension", "decide_extension", "close",
-    "urge", "sweep", "dispatch", "register", "race", "race"]
+    "urge", "sweep", "dispatch", "register", "race", "race", "pass_down"]
 # ``advance`` takes the deepest next step of the lifecycle some order allows (callback, reply,
 # opinion, sign, the return's decision, a dispatch), so that a run is not spent on refusals
 ADVANCE = ("callback", "reply", "opinion", "sign", "decide_return", "dispatch")
@@ -207,6 +207,18 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.attempt("opinion", order, m.opinion(order, a, own),
                      lambda: self.driver.opinion(a.id, dept))
 
+    def pass_down(self, o: int, p: int, own: bool, aim: bool, unit: str) -> None:
+        """下派 by the street to its community (aimed), or to a wrong unit, or by a bureau."""
+        if aim:
+            unit = "jy_baizhaopai"
+        order, a = self.target(o, p, aim, lambda t, x: m.pass_down(t, x, True, unit))
+        if a is None:
+            return
+        dept = self.department(a, own, p)
+        self.attempt("pass_down", order, m.pass_down(order, a, own, unit),
+                     lambda: self.driver.pass_down(a.id, dept, unit),
+                     lambda child: m.passed_down(order, a, int(child["id"]), unit))
+
     def reply(self, o: int, p: int, own: bool, aim: bool) -> None:
         order, a = self.target(o, p, aim, lambda t, x: m.reply(t, x, True))
         if a is None:
@@ -375,14 +387,16 @@ class LifecycleMachine(RuleBasedStateMachine):
           solved=st.sampled_from([None, True, False]), satisfaction=SATISFACTION,
           attributable=st.booleans(), hours=st.integers(min_value=1, max_value=24 * 60),
           lead=st.sampled_from([*m.DEPARTMENTS, "nosuch"]),
-          assists=st.lists(st.sampled_from(m.DEPARTMENTS), max_size=2), kind=KIND)
+          assists=st.lists(st.sampled_from(m.DEPARTMENTS), max_size=2), kind=KIND,
+          unit=st.sampled_from(m.PASS_TARGETS))
     def act(self, action: str, o: int, p: int, own: bool, aim: bool, days: int, approve: bool,
             again: bool, reached: bool, solved: bool | None, satisfaction: str | None,
-            attributable: bool, hours: int, lead: str, assists: list[str], kind: str) -> None:
+            attributable: bool, hours: int, lead: str, assists: list[str], kind: str,
+            unit: str) -> None:
         args = {"o": o, "p": p, "own": own, "aim": aim, "days": days, "approve": approve,
                 "again": again, "reached": reached, "solved": solved,
                 "satisfaction": satisfaction, "attributable": attributable, "hours": hours,
-                "lead": lead, "assists": assists, "kind": kind}
+                "lead": lead, "assists": assists, "kind": kind, "unit": unit}
         method = getattr(self, action)
         names = method.__code__.co_varnames[1:method.__code__.co_argcount]
         method(**{n: args[n] for n in names})

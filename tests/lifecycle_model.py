@@ -33,6 +33,11 @@ from shared.errors import Conflict, Invalid, NotFound
 
 # departments of the demo city the tests dispatch to by hand (and pick "wrong" ones from)
 DEPARTMENTS = ("chengguan", "jy_nancheng", "minzheng", "jiaoyu", "shuiwu")
+# 下派: a district or street government passes its assignment to one of its own units; of the
+# departments above only the street jy_nancheng has one (the community jy_baizhaopai)
+PASSING_KINDS = {"jy_nancheng": "street"}
+UNITS = {"jy_baizhaopai": "jy_nancheng"}     # unit → the government it belongs to
+PASS_TARGETS = ("jy_baizhaopai", "jy_baizhaopai", "jy_beicheng", "chengguan", "nosuch")
 ACTIVE = ("dispatched", "signed", "return_requested")  # an assignment still being worked on
 # an assignment that no longer waits for its department (dispatch's FINISHED_STATES): the lead's
 # reply does not wait for it, and an approved return leaves it as it is
@@ -96,7 +101,7 @@ class Order:
         return [self.assignments[k] for k in sorted(self.assignments)]
 
     def last_lead(self) -> Assignment:
-        return [a for a in self.ordered() if a.role == "lead"][-1]
+        return [a for a in self.ordered() if a.role == "lead" and a.state != "passed_down"][-1]
 
     def open_clocks(self) -> list[Assignment]:
         return [a for a in self.ordered() if not a.replied and not a.stopped]
@@ -171,6 +176,34 @@ def _replied(order: Order, a: Assignment) -> None:
                 c.stopped = True
         order.statuses.append("replied")
         order.unreached = 0
+
+
+def pass_down(order: Order, a: Assignment, own: bool, target: str) -> Refusal | None:
+    """下派 (dispatch's check_pass_down): the caller adds the new assignment with
+    :func:`passed_down` once the services answer its id."""
+    if not own:
+        return Refusal(NotFound)
+    same_round = [x for x in order.ordered() if x.round == a.round]
+    if any(x.state == "return_requested" for x in same_round):
+        return Refusal(Conflict, "pass_down", "return_requested")
+    if a.state not in ("dispatched", "signed"):
+        return Refusal(Conflict, "pass_down", a.state)
+    if a.department_code not in PASSING_KINDS or UNITS.get(target) != a.department_code \
+            or target in {x.department_code for x in same_round if x.state != "passed_down"}:
+        return Refusal(Invalid, field_name="department_code")
+    a.state, a.stopped = "passed_down", True  # its clock stops, the unit's takes over
+    lead, assists = order.rounds[a.round - 1]
+    order.rounds[a.round - 1] = (target, assists) if a.role == "lead" else \
+        (lead, tuple(target if x == a.department_code else x for x in assists))
+    return None
+
+
+def passed_down(order: Order, a: Assignment, new_id: int, target: str) -> None:
+    """The unit's new assignment: same role and round, the old clock as it was (signature,
+    deadline), not signed in dispatch yet."""
+    order.assignments[new_id] = Assignment(id=new_id, department_code=target, role=a.role,
+                                           round=a.round, signed=a.signed,
+                                           handle_due=a.handle_due)
 
 
 def opinion(order: Order, a: Assignment, own: bool) -> Refusal | None:
@@ -350,10 +383,11 @@ def observed_summary(order: Order, state: dict[str, Any],
     for a in assignments:
         by_round.setdefault(a["round"], []).append(a)
     rounds = []
-    for r in sorted(by_round):
-        leads = [a["department_code"] for a in by_round[r] if a["role"] == "lead"]
+    for r in sorted(by_round):  # who holds each round now (a passed-down assignment no longer)
+        held = [a for a in by_round[r] if a["state"] != "passed_down"]
+        leads = [a["department_code"] for a in held if a["role"] == "lead"]
         rounds.append((leads[0] if len(leads) == 1 else tuple(leads),
-                       sorted(a["department_code"] for a in by_round[r] if a["role"] == "assist")))
+                       sorted(a["department_code"] for a in held if a["role"] == "assist")))
     clocks = {c["assignment_id"]: c for c in state["clocks"]}
     known = set(order.assignments)
     # a 问题工单 flag is recorded in the history without changing the status (from = to)
@@ -397,9 +431,17 @@ def check_invariants(order: Order, state: dict[str, Any],
                      assignments: list[dict[str, Any]]) -> None:
     no = order.no
     # exactly one lead in each dispatch round; never two active leads
-    per_round = Counter(a["round"] for a in assignments if a["role"] == "lead")
+    # (a lead passed down (下派) hands the round's lead to its unit: it no longer counts)
+    per_round = Counter(a["round"] for a in assignments
+                        if a["role"] == "lead" and a["state"] != "passed_down")
     rounds = {a["round"] for a in assignments}
     assert all(per_round[r] == 1 for r in rounds), f"{no}: leads per round {dict(per_round)}"
+    for row in assignments:  # a pass-down chain: the successor has the same role and round
+        if row["state"] == "passed_down":
+            child = next((x for x in assignments if x["id"] == row["passed_to_id"]), None)
+            assert child is not None and child["passed_from_id"] == row["id"] \
+                and (child["role"], child["round"]) == (row["role"], row["round"]), \
+                f"{no}: pass-down of {row['id']} without its successor"
     active_leads = [a for a in assignments if a["role"] == "lead" and a["state"] in ACTIVE]
     assert len(active_leads) <= 1, f"{no}: two active leads {active_leads}"
     if state["status"] in ("dispatched", "in_progress", "return_requested"):
@@ -411,22 +453,28 @@ def check_invariants(order: Order, state: dict[str, Any],
     # assistant of its round had answered (or ended, or ran out of time)
     by_id = {a["id"]: a for a in assignments}
     clock_of = {c["assignment_id"]: c for c in state["clocks"]}
-    for a in assignments:
-        if a["opinion_at"] is not None or a["state"] == "opinion_submitted":
-            assert a["role"] == "assist" and a["state"] == "opinion_submitted" \
-                and a["signed_at"] is not None and a["opinion_at"] is not None, \
-                f"{no}: an opinion of a non-assist or before signing {a}"
-        if a["role"] == "lead" and a["state"] == "replied":
+    for row in assignments:
+        if row["opinion_at"] is not None or row["state"] == "opinion_submitted":
+            assert row["role"] == "assist" and row["state"] == "opinion_submitted" \
+                and row["signed_at"] is not None and row["opinion_at"] is not None, \
+                f"{no}: an opinion of a non-assist or before signing {row}"
+        if row["role"] == "lead" and row["state"] == "replied":
             for x in assignments:
-                if x["role"] != "assist" or x["round"] != a["round"]:
+                if x["role"] != "assist" or x["round"] != row["round"]:
                     continue
                 answered = x["opinion_at"] is not None and \
-                    instant(x["opinion_at"]) <= instant(a["replied_at"])
+                    instant(x["opinion_at"]) <= instant(row["replied_at"])
                 ended = x["state"] in ("returned", "passed_down")
                 late = x["id"] in clock_of and \
-                    instant(clock_of[x["id"]]["handle_due"]) <= instant(a["replied_at"])
+                    instant(clock_of[x["id"]]["handle_due"]) <= instant(row["replied_at"])
                 assert answered or ended or late, \
-                    f"{no}: lead {a['id']} replied before assistant {x['id']} answered"
+                    f"{no}: lead {row['id']} replied before assistant {x['id']} answered"
+    # the services agree on every reply: each lead assignment dispatch holds as replied is one
+    # 'replied' transition in supervision (a reply dispatch accepted is never lost)
+    leads_replied = sum(1 for x in assignments if x["role"] == "lead" and x["state"] == "replied")
+    replied_moves = sum(1 for h in state["history"] if h["to_status"] == "replied")
+    assert leads_replied == replied_moves, \
+        f"{no}: {leads_replied} lead replies in dispatch, {replied_moves} in supervision"
     if state["status"] in ("replied", "closed"):  # nobody is left to urge
         still_open = [c["assignment_id"] for c in state["clocks"]
                       if c["replied_at"] is None and c["stopped_at"] is None]

@@ -30,7 +30,7 @@ from tests.lifecycle_machine import LifecycleMachine, QueueProbe
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("intake", "dispatch", "supervision", "reporting", "knowledge")
-EXAMPLES, STEPS = 4, 30
+EXAMPLES, STEPS = 5, 30
 
 
 class HttpDriver:
@@ -77,6 +77,11 @@ class HttpDriver:
     def opinion(self, assignment_id: int, dept: str) -> Any:
         return self.call(f"dept_{dept}", "POST", f"/api/v1/assignments/{assignment_id}/opinion",
                          {"opinion": "同意主办意见，已配合现场核查"})
+
+    def pass_down(self, assignment_id: int, dept: str, unit: str) -> dict[str, Any]:
+        return dict(self.call(f"dept_{dept}", "POST",
+                              f"/api/v1/assignments/{assignment_id}/pass-down",
+                              {"department_code": unit}))
 
     def reply(self, assignment_id: int, dept: str) -> Any:
         return self.call(f"dept_{dept}", "POST", f"/api/v1/assignments/{assignment_id}/reply",

@@ -57,7 +57,7 @@ PHASES = (list(Phase) if os.environ.get("HOTLINE_PROPS_SHRINK") == "1"
           else [Phase.explicit, Phase.reuse, Phase.generate])
 # per backend: (examples, steps per example); tuned so the file runs in about 90 s on 2 cores
 # (HOTLINE_PROPS_EXAMPLES overrides the number of examples, e.g. for a longer local run)
-BUDGET = {"sqlite": (16, 35), "postgres": (3, 25)}
+BUDGET = {"sqlite": (24, 35), "postgres": (4, 25)}
 
 
 class RpcDriver:
@@ -78,6 +78,10 @@ class RpcDriver:
         return self.rpc.dispatch.submit_opinion(assignment_id, dept,
                                                 {"opinion": "同意主办意见，已配合现场核查"},
                                                 f"dept_{dept}")
+
+    def pass_down(self, assignment_id: int, dept: str, unit: str) -> dict[str, Any]:
+        return dict(self.rpc.dispatch.pass_down(assignment_id, dept, {"department_code": unit},
+                                                f"dept_{dept}"))
 
     def reply(self, assignment_id: int, dept: str) -> Any:
         return self.rpc.dispatch.reply(assignment_id, dept, {"reply": "已现场处理并答复市民"},
