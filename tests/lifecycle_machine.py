@@ -5,8 +5,9 @@ the system is quiescent and checks the invariants of DOMAIN.md §3 (``tests.life
 A driver raises :class:`shared.errors.Conflict` / ``NotFound`` / ``Invalid`` for a refusal (the
 HTTP driver maps 409 / 404 / 422 to them and fails on any other status), and offers:
 ``register(kind) -> ticket_no``, ``sign``, ``opinion``, ``reply``, ``request_return -> id``,
-``decide_return``, ``pass_down -> new assignment``, ``request_extension -> id``, ``decide_extension -> record``,
-``callback -> outcome``, ``close_order``, ``urge``, ``sweep(now)``, ``dispatch``,
+``decide_return``, ``pass_down -> new assignment``, ``request_extension -> id``,
+``decide_extension -> record``, ``callback -> outcome``, ``close_order``, ``urge``,
+``sweep(now)``, ``dispatch``,
 ``observe(ticket_no) -> (state, assignments)``, ``quiescent() -> bool`` and
 ``dead_letters() -> int``.
 """
@@ -34,7 +35,7 @@ from tests.conftest import RABBIT_API
 # still reach replied, callbacks and 重办 often
 WEIGHTED = ["sign"] * 2 + ["opinion"] * 2 + ["reply"] * 2 + ["callback"] * 2 + ["advance"] * 8 + [
     "request_return", "decide_return", "request_extension", "decide_extension", "close",
-    "urge", "sweep", "dispatch", "register", "race", "race", "pass_down"]
+    "urge", "sweep", "dispatch", "register", "race", "race", "pass_down", "pass_down"]
 # ``advance`` takes the deepest next step of the lifecycle some order allows (callback, reply,
 # opinion, sign, the return's decision, a dispatch), so that a run is not spent on refusals
 ADVANCE = ("callback", "reply", "opinion", "sign", "decide_return", "dispatch")
@@ -132,7 +133,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         """Run ``call``: accepted when the model says so (then ``accepted(result)`` completes
         the model before the system is compared with it), else refused as predicted with the
         order left exactly as it was."""
-        self.tally[f"{action}: {'accepted' if expected is None else expected.kind.__name__}"] += 1
+        outcome = "accepted" if expected is None else expected.kind.__name__
+        if expected is not None and (expected.state or expected.field_name):  # which, exactly
+            outcome += f"({expected.state or expected.field_name})"
+        self.tally[f"{action}: {outcome}"] += 1
         if expected is None:
             result = call()
             if accepted is not None:
@@ -359,6 +363,8 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def advance(self, o: int, p: int, approve: bool, reached: bool, satisfaction: str | None,
                 attributable: bool, lead: str, assists: list[str]) -> None:
+        """The deepest next step some order allows (see ``ADVANCE``), aimed and by the right
+        department; a callback that reaches the citizen then always gives an answer."""
         twins = copy.deepcopy(self.orders)
         allowed = {
             "callback": any(t.status == "replied" for t in twins),

@@ -11,6 +11,7 @@ no-op (the supervision timer sweeps at the current time on its own).
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -30,7 +31,7 @@ from tests.lifecycle_machine import LifecycleMachine, QueueProbe
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("intake", "dispatch", "supervision", "reporting", "knowledge")
-EXAMPLES, STEPS = 5, 30
+EXAMPLES, STEPS = int(os.environ.get("HOTLINE_PROPS_EXAMPLES", 5)), 30  # ~30 s in all
 
 
 class HttpDriver:

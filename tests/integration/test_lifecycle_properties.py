@@ -1,10 +1,10 @@
 """Property-based tests of the order lifecycle through the real services (issue 3).
 
 Random sequences of the actions departments and the center take — sign, an assistant's
-opinion (协办意见), reply (gated on the opinions), return and its decision, a reply racing a
-return request, extension and its decision, callbacks, close, urge, sweeps at future instants,
-manual dispatch; by the right department and by a wrong one — are applied over RPC exactly as the
-gateway would, to a few orders of intake, dispatch, supervision and reporting running as nameko
+opinion (协办意见), reply (gated on the opinions), 下派 to a unit, return and its decision, a
+reply racing a return request, extension and its decision, callbacks, close, urge, sweeps at
+future instants, manual dispatch; by the right department and by a wrong one — are applied
+over RPC exactly as the gateway would, to a few orders of intake, dispatch, supervision and reporting running as nameko
 containers on a fresh vhost and migrated databases. After each action the test waits until the
 system is quiescent and then checks the invariants of DOMAIN.md §3 against what supervision
 and dispatch answer (``tests/lifecycle_model.py``):
@@ -13,7 +13,10 @@ and dispatch answer (``tests/lifecycle_model.py``):
 - only assistants give opinions, after signing; the lead replies only after every assistant of
   its round answered; a replied or closed order has no open clock, and no urge ever targets a
   replied, stopped or returned clock or a closed order;
-- a return overtaken by the lead's reply is withdrawn, never left pending;
+- a return overtaken by the lead's reply is withdrawn, never left pending, and every reply
+  dispatch accepted is a 'replied' transition in supervision;
+- an extension of a stopped clock (returned, passed down, ended by the lead's reply) is refused,
+  and a pending one is no longer decided once its clock stopped;
 - the status is the last transition's; transitions chain; each has actor, time and reason;
 - closed only after a reply or a resolution at intake;
 - a handling deadline moves only by an approved extension, once;
