@@ -126,7 +126,8 @@ class Refusal:
         self.kind, self.action, self.state, self.field_name = kind, action, state, field_name
 
     def __repr__(self) -> str:
-        return f"Refusal({self.kind.__name__}, action={self.action}, state={self.state})"
+        return (f"Refusal({self.kind.__name__}, action={self.action}, state={self.state}, "
+                f"field={self.field_name})")
 
     def check(self, exc: Exception) -> None:
         assert isinstance(exc, self.kind), f"expected {self!r}, got {exc!r}"

@@ -31,7 +31,7 @@ from tests.lifecycle_machine import LifecycleMachine, QueueProbe
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("intake", "dispatch", "supervision", "reporting", "knowledge")
-EXAMPLES, STEPS = int(os.environ.get("HOTLINE_PROPS_EXAMPLES", 5)), 30  # ~30 s in all
+EXAMPLES, STEPS = int(os.environ.get("HOTLINE_PROPS_EXAMPLES", 4)), 30  # ~30 s in all
 
 
 class HttpDriver:

@@ -60,7 +60,7 @@ PHASES = (list(Phase) if os.environ.get("HOTLINE_PROPS_SHRINK") == "1"
           else [Phase.explicit, Phase.reuse, Phase.generate])
 # per backend: (examples, steps per example); tuned so the file runs in about 90 s on 2 cores
 # (HOTLINE_PROPS_EXAMPLES overrides the number of examples, e.g. for a longer local run)
-BUDGET = {"sqlite": (24, 35), "postgres": (4, 25)}
+BUDGET = {"sqlite": (20, 35), "postgres": (4, 25)}
 
 
 class RpcDriver:
