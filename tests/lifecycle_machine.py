@@ -37,7 +37,8 @@ from tests.conftest import RABBIT_API
 WEIGHTED = ["sign"] * 2 + ["opinion"] * 2 + ["reply"] * 2 + ["callback"] * 2 + ["advance"] * 8 + [
     "request_return", "decide_return", "request_extension", "decide_extension", "close",
     "request_extension", "decide_extension",
-    "urge", "sweep", "dispatch", "register", "race", "race", "pass_down", "pass_down"]
+    "urge", "sweep", "dispatch", "register", "race", "race", "pass_down", "pass_down",
+    "stop_pending_extension", "stop_pending_extension"]
 # ``advance`` takes the deepest next step of the lifecycle some order allows (callback, reply,
 # opinion, sign, the return's decision, a dispatch), so that a run is not spent on refusals
 ADVANCE = ("callback", "reply", "opinion", "sign", "decide_return", "dispatch")
@@ -270,7 +271,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                      lambda: self.driver.request_return(a.id, dept),
                      lambda rid: m.return_requested(order, rid))
 
-    def race(self, o: int, p: int, again: bool) -> None:
+    def race(self, o: int, p: int, again: bool, approve: bool) -> None:
         """The lead's reply and its return request back to back, without waiting in between
         (``again``: the reply first). Whichever the services see first wins: the other is
         refused as the model predicts, or — the reply reached dispatch before it heard of the
@@ -285,6 +286,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         order, a = candidates[(o + p) % len(candidates)]
         dept = a.department_code
+        rid: int | None = None
         if not again:  # the return request first
             rid = self.driver.request_return(a.id, dept)
             try:
@@ -313,11 +315,41 @@ class LifecycleMachine(RuleBasedStateMachine):
                 m.return_requested(order, rid)
                 m.reply_withdraws_return(order, a)
         self.settle(order)
+        if rid is not None and order.returns[rid] == "withdrawn":
+            # the center, unaware, decides the withdrawn request: refused, nothing changes
+            self.attempt("decide_return", order, m.decide_return(order, rid, approve),
+                         lambda: self.driver.decide_return(rid, approve))
+
+    def stop_pending_extension(self, o: int, p: int, days: int) -> None:
+        """A return pending: an assignment of the order asks for an extension, the center
+        approves the return (every open clock stops), then decides the extension (refused:
+        stopped) and the assignment asks again (refused: stopped)."""
+        orders = [x for x in self.orders if x.pending_return is not None
+                  and any(m.request_extension(copy.deepcopy(x), copy.deepcopy(a), True,
+                                              max(days, 1)) is None for a in x.ordered())]
+        if not orders:
+            return
+        order = orders[o % len(orders)]
+        rid = order.pending_return
+        assert rid is not None
+        open_ = [a for a in order.ordered() if m.request_extension(
+            copy.deepcopy(order), copy.deepcopy(a), True, max(days, 1)) is None]
+        a = open_[p % len(open_)]
+        self.tally["stop_pending_extension: ran"] += 1
+        self.request_extension_of(order, a, True, max(days, 1))
+        self.attempt("decide_return", order, m.decide_return(order, rid, True),
+                     lambda: self.driver.decide_return(rid, True))
+        self.decide_extension_of(order, a, p % 2 == 0)
+        self.request_extension_of(order, a, True, max(days, 1))
 
     def request_extension(self, o: int, p: int, own: bool, aim: Aim, days: int) -> None:
         order, a = self.target(o, p, aim, lambda t, x: m.request_extension(t, x, True, days))
         if a is None:
             return
+        self.request_extension_of(order, a, own, days, p)
+
+    def request_extension_of(self, order: m.Order, a: m.Assignment, own: bool, days: int,
+                             p: int = 0) -> None:
         dept = self.department(a, own, p)
         self.attempt("request_extension", order, m.request_extension(order, a, own, days),
                      lambda: self.driver.request_extension(a.id, dept, days),
@@ -350,6 +382,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         if not asked:
             return
         order, a = asked[o % len(asked)]
+        self.decide_extension_of(order, a, approve)
+
+    def decide_extension_of(self, order: m.Order, a: m.Assignment, approve: bool) -> None:
         old_due, eid = a.handle_due, a.extension_id
         expected = m.decide_extension(order, a, approve)
 
