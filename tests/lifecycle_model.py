@@ -10,7 +10,14 @@ department, Invalid naming the field) and change nothing. Where DOMAIN.md is sil
 follows the code and says so.
 
 An observation is what the services return: supervision's state (status, history, clocks,
-extensions, returns, urges) and dispatch's assignments of the order.
+extensions, returns, urges, problem flags) and dispatch's assignments of the order.
+
+协办 (assisting departments): an assistant signs, then gives its opinion to the lead
+(``opinion_submitted``; its clock stops like a reply). The lead may reply only once every
+assistant of its round gave its opinion (or its assignment ended, or its handling deadline
+passed — real time, days away in these tests, so never here); until then the reply is a
+Conflict with state ``assists_pending``. The lead's reply stops the clock of every assistant
+that never answered.
 """
 
 from __future__ import annotations
@@ -20,12 +27,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict, Invalid, NotFound
 
 # departments of the demo city the tests dispatch to by hand (and pick "wrong" ones from)
 DEPARTMENTS = ("chengguan", "jy_nancheng", "minzheng", "jiaoyu", "shuiwu")
+# 下派: a district or street government passes its assignment to one of its own units; of the
+# departments above only the street jy_nancheng has one (the community jy_baizhaopai)
+PASSING_KINDS = {"jy_nancheng": "street"}
+UNITS = {"jy_baizhaopai": "jy_nancheng"}     # unit → the government it belongs to
+PASS_TARGETS = ("jy_baizhaopai", "jy_baizhaopai", "jy_beicheng", "chengguan", "nosuch")
 ACTIVE = ("dispatched", "signed", "return_requested")  # an assignment still being worked on
+# an assignment that no longer waits for its department (dispatch's FINISHED_STATES): the lead's
+# reply does not wait for it, and an approved return leaves it as it is
+FINISHED = ("replied", "opinion_submitted", "passed_down", "returned")
+PROBLEM_THRESHOLD = 3  # transfers + 重办 that make a 问题工单 (DOMAIN.md §3)
 EXTENSION_MAX_DAYS = 10
 MAX_CALLBACK_ATTEMPTS = 3
 
@@ -51,8 +68,8 @@ class Assignment:
     round: int
     state: str = "dispatched"       # dispatch's assignment state
     signed: bool = False            # supervision's clock: signed_at set
-    replied: bool = False           # clock replied_at set
-    stopped: bool = False           # clock stopped (its round returned)
+    replied: bool = False           # clock replied_at set (the lead's reply, an assist's opinion)
+    stopped: bool = False           # clock stopped (its round returned, or the lead replied)
     handle_due: str | None = None   # as first observed; moves only by an approved extension
     extension: str | None = None    # None / pending / approved / rejected
     extension_id: int | None = None
@@ -67,10 +84,14 @@ class Order:
     assignments: dict[int, Assignment] = field(default_factory=dict)
     pending_return: int | None = None
     return_before: str | None = None
+    returns: dict[int, str] = field(default_factory=dict)  # id → pending/approved/rejected/withdrawn
     decided_returns: list[int] = field(default_factory=list)
     decided_extensions: list[int] = field(default_factory=list)
     unreached: int = 0
     manual_urges: int = 0
+    transfers: int = 0   # re-dispatched after an approved return (转办)
+    reopens: int = 0     # 重办 rounds
+    problem: bool = False  # flagged 问题工单 (once)
 
     @property
     def status(self) -> str:
@@ -80,13 +101,19 @@ class Order:
         return [self.assignments[k] for k in sorted(self.assignments)]
 
     def last_lead(self) -> Assignment:
-        return [a for a in self.ordered() if a.role == "lead"][-1]
+        return [a for a in self.ordered() if a.role == "lead" and a.state != "passed_down"][-1]
 
     def open_clocks(self) -> list[Assignment]:
         return [a for a in self.ordered() if not a.replied and not a.stopped]
 
     def new_round(self, lead: str, assists: Iterable[str] = ()) -> None:
         self.rounds.append((lead, tuple(assists)))
+        if not self.problem and self.transfers + self.reopens >= PROBLEM_THRESHOLD:
+            self.problem = True
+
+    def assists_of(self, a: Assignment) -> list[Assignment]:
+        """The assistants of ``a``'s round."""
+        return [x for x in self.ordered() if x.round == a.round and x.role == "assist"]
 
 
 # -- what the services should answer -----------------------------------------------------------
@@ -99,7 +126,8 @@ class Refusal:
         self.kind, self.action, self.state, self.field_name = kind, action, state, field_name
 
     def __repr__(self) -> str:
-        return f"Refusal({self.kind.__name__}, action={self.action}, state={self.state})"
+        return (f"Refusal({self.kind.__name__}, action={self.action}, state={self.state}, "
+                f"field={self.field_name})")
 
     def check(self, exc: Exception) -> None:
         assert isinstance(exc, self.kind), f"expected {self!r}, got {exc!r}"
@@ -133,10 +161,59 @@ def reply(order: Order, a: Assignment, own: bool) -> Refusal | None:
         return Refusal(Conflict, "reply", a.state)
     if a.state != "signed":
         return Refusal(Conflict, "reply", a.state)
+    if any(x.state not in FINISHED for x in order.assists_of(a)):
+        return Refusal(Conflict, "reply", "assists_pending")  # 协办意见 first
+    _replied(order, a)
+    return None
+
+
+def _replied(order: Order, a: Assignment) -> None:
+    """The lead's reply as supervision applies it: the order is replied, and every other open
+    clock of the order (an assistant that never answered) stops."""
     a.state, a.replied = "replied", True
     if order.status == "in_progress":
+        for c in order.open_clocks():
+            if c is not a:
+                c.stopped = True
         order.statuses.append("replied")
         order.unreached = 0
+
+
+def pass_down(order: Order, a: Assignment, own: bool, target: str) -> Refusal | None:
+    """下派 (dispatch's check_pass_down): the caller adds the new assignment with
+    :func:`passed_down` once the services answer its id."""
+    if not own:
+        return Refusal(NotFound)
+    same_round = [x for x in order.ordered() if x.round == a.round]
+    if any(x.state == "return_requested" for x in same_round):
+        return Refusal(Conflict, "pass_down", "return_requested")
+    if a.state not in ("dispatched", "signed"):
+        return Refusal(Conflict, "pass_down", a.state)
+    if a.department_code not in PASSING_KINDS or UNITS.get(target) != a.department_code \
+            or target in {x.department_code for x in same_round if x.state != "passed_down"}:
+        return Refusal(Invalid, field_name="department_code")
+    a.state, a.stopped = "passed_down", True  # its clock stops, the unit's takes over
+    lead, assists = order.rounds[a.round - 1]
+    order.rounds[a.round - 1] = (target, assists) if a.role == "lead" else \
+        (lead, tuple(target if x == a.department_code else x for x in assists))
+    return None
+
+
+def passed_down(order: Order, a: Assignment, new_id: int, target: str) -> None:
+    """The unit's new assignment: same role and round, the old clock as it was (signature,
+    deadline), not signed in dispatch yet."""
+    order.assignments[new_id] = Assignment(id=new_id, department_code=target, role=a.role,
+                                           round=a.round, signed=a.signed,
+                                           handle_due=a.handle_due)
+
+
+def opinion(order: Order, a: Assignment, own: bool) -> Refusal | None:
+    """协办意见: only an assisting department, after signing, once."""
+    if not own:
+        return Refusal(NotFound)
+    if a.role != "assist" or a.state != "signed":
+        return Refusal(Conflict, "opinion", a.state)
+    a.state, a.replied = "opinion_submitted", True  # its clock stops like a reply
     return None
 
 
@@ -155,21 +232,39 @@ def request_return(order: Order, a: Assignment, own: bool) -> Refusal | None:
     order.statuses.append("return_requested")
     if a.state in ("dispatched", "signed"):
         a.state = "return_requested"
-    return None  # the caller stores the id as order.pending_return
+    return None  # the caller records the id with :func:`return_requested`
+
+
+def return_requested(order: Order, return_id: int) -> None:
+    order.pending_return = return_id
+    order.returns[return_id] = "pending"
+
+
+def reply_withdraws_return(order: Order, a: Assignment) -> None:
+    """The lead's reply reached supervision while its return request was pending (dispatch
+    accepted the reply before it heard of the request): the request is withdrawn, the order
+    goes back to in progress and on to replied."""
+    assert order.pending_return is not None and order.return_before == "in_progress"
+    order.returns[order.pending_return] = "withdrawn"
+    order.pending_return = None
+    order.statuses.append("in_progress")
+    a.state = "signed"  # dispatch took the reply before it heard of the request
+    _replied(order, a)
 
 
 def decide_return(order: Order, return_id: int, approve: bool) -> Refusal | None:
     if return_id != order.pending_return:
-        return Refusal(Conflict, "decide_return")
+        return Refusal(Conflict, "decide_return", order.returns[return_id])
     a = next(x for x in order.ordered() if x.state == "return_requested")
     order.pending_return = None
     order.decided_returns.append(return_id)
+    order.returns[return_id] = "approved" if approve else "rejected"
     if approve:
         order.statuses.append("pending_dispatch")
         for c in order.open_clocks():  # every open clock of the order stops
             c.stopped = True
-        for x in order.ordered():      # dispatch returns the round's unreplied assignments
-            if x.round == a.round and x.state != "replied":
+        for x in order.ordered():      # dispatch returns the round's unfinished assignments
+            if x.round == a.round and x.state not in FINISHED:
                 x.state = "returned"
     else:
         order.statuses.append("in_progress" if order.return_before == "in_progress"
@@ -179,14 +274,15 @@ def decide_return(order: Order, return_id: int, approve: bool) -> Refusal | None
 
 
 def request_extension(order: Order, a: Assignment, own: bool, days: int) -> Refusal | None:
-    # DOMAIN.md: before the handling deadline, once, at most 10 working days. The services do
-    # not refuse an assignment whose clock stopped (returned) or whose order is closed; the
-    # model follows them until that is fixed (BUG, tests/integration/test_lifecycle_bugs.py:
-    # then refuse ``a.stopped`` here with Conflict("extension", "returned")).
+    # DOMAIN.md: before the handling deadline, once, at most 10 working days, on an assignment
+    # still running (its clock neither replied — an assist's opinion counts — nor stopped by an
+    # approved return or the lead's reply)
     if not own:
         return Refusal(NotFound)
     if a.replied:
         return Refusal(Conflict, "extension", "replied")
+    if a.stopped:
+        return Refusal(Conflict, "extension", "stopped")
     if a.extension is not None:
         return Refusal(Conflict, "extension", "extension_requested")
     if not 1 <= days <= EXTENSION_MAX_DAYS:
@@ -198,6 +294,8 @@ def request_extension(order: Order, a: Assignment, own: bool, days: int) -> Refu
 def decide_extension(order: Order, a: Assignment, approve: bool) -> Refusal | None:
     if a.extension != "pending":
         return Refusal(Conflict, "decide_extension", a.extension)
+    if a.stopped:  # an approval must not re-arm a clock stopped since the request
+        return Refusal(Conflict, "decide_extension", "stopped")
     a.extension = "approved" if approve else "rejected"
     order.decided_extensions.append(a.extension_id or 0)
     return None  # the caller moves a.handle_due to the new deadline the services answer
@@ -212,33 +310,39 @@ def record_callback(order: Order, reached: bool, solved: bool | None, satisfacti
     if not reached:
         order.unreached += 1
         if order.unreached >= MAX_CALLBACK_ATTEMPTS:
-            order.statuses.append("closed")
+            _closed(order)
             return None, "unreachable"
         return None, "retry"
     if satisfaction in ("satisfied", "basically_satisfied"):
-        order.statuses.append("closed")
+        _closed(order)
         return None, "close"
     if attributable:  # 重办: a new round for the last lead's department, no assistants
         order.statuses += ["reopened", "dispatched"]
+        order.reopens += 1
         order.new_round(order.last_lead().department_code)
         return None, "reopen"
-    order.statuses.append("closed")
+    _closed(order)
     return None, "close_unsatisfied"
 
 
 def close(order: Order) -> Refusal | None:
     if order.status not in ("replied", "resolved_at_intake"):
         return Refusal(Conflict, "close", order.status)
-    order.statuses.append("closed")
+    _closed(order)
     return None
 
 
+def _closed(order: Order) -> None:
+    """办结: the order leaves the open ledger, every clock still open stops."""
+    order.statuses.append("closed")
+    for c in order.open_clocks():
+        c.stopped = True
+
+
 def urge(order: Order) -> Refusal | None:
-    # a clock is open while unreplied and not stopped; the services urge open clocks whatever
-    # the order's status (an assistant's clock stays open after the order closed). The model
-    # follows them until that is fixed (BUG, tests/integration/test_lifecycle_bugs.py: then
-    # refuse a closed order here with Conflict("urge", "closed")).
-    if not order.open_clocks():
+    # a clock is open while unreplied and not stopped; a closed (or resolved) order is never
+    # urged, and an order without an open clock has nobody to urge: Conflict naming its status
+    if order.status in ("closed", "resolved_at_intake") or not order.open_clocks():
         return Refusal(Conflict, "urge", order.status)
     order.manual_urges += len(order.open_clocks())
     return None
@@ -249,9 +353,14 @@ def manual_dispatch(order: Order, lead: str, assists: list[str]) -> Refusal | No
                       "closed": "resolved" if order.kind == "resolved" else "dispatched"}
     if order.status != "pending_dispatch":
         return Refusal(Conflict, "dispatch", dispatch_state.get(order.status, "dispatched"))
+    assists = list(dict.fromkeys(assists))
+    if lead in assists:  # exactly one lead: it cannot assist itself (bad input)
+        return Refusal(Invalid, field_name="assists")
     if lead not in DEPARTMENTS or any(x not in DEPARTMENTS for x in assists):
         return Refusal(Invalid, field_name="lead" if lead not in DEPARTMENTS else "assists")
     order.statuses.append("dispatched")
+    if order.rounds:  # re-dispatched after an approved return: a transfer (转办)
+        order.transfers += 1
     order.new_round(lead, assists)
     return None
 
@@ -265,7 +374,8 @@ def summary(order: Order) -> dict[str, Any]:
             "assignments": {a.id: (a.state, a.signed, a.replied, a.stopped)
                             for a in order.ordered()},
             "extensions": sorted((a.id, a.extension) for a in order.ordered() if a.extension),
-            "pending_return": order.pending_return is not None}
+            "returns": sorted(order.returns.items()),
+            "problem": order.problem}
 
 
 def observed_summary(order: Order, state: dict[str, Any],
@@ -274,13 +384,16 @@ def observed_summary(order: Order, state: dict[str, Any],
     for a in assignments:
         by_round.setdefault(a["round"], []).append(a)
     rounds = []
-    for r in sorted(by_round):
-        leads = [a["department_code"] for a in by_round[r] if a["role"] == "lead"]
+    for r in sorted(by_round):  # who holds each round now (a passed-down assignment no longer)
+        held = [a for a in by_round[r] if a["state"] != "passed_down"]
+        leads = [a["department_code"] for a in held if a["role"] == "lead"]
         rounds.append((leads[0] if len(leads) == 1 else tuple(leads),
-                       sorted(a["department_code"] for a in by_round[r] if a["role"] == "assist")))
+                       sorted(a["department_code"] for a in held if a["role"] == "assist")))
     clocks = {c["assignment_id"]: c for c in state["clocks"]}
     known = set(order.assignments)
-    return {"statuses": [h["to_status"] for h in state["history"]],
+    # a 问题工单 flag is recorded in the history without changing the status (from = to)
+    return {"statuses": [h["to_status"] for h in state["history"]
+                         if h["from_status"] != h["to_status"]],
             "rounds": rounds,
             "assignments": {a["id"]: (a["state"], clocks[a["id"]]["signed_at"] is not None,
                                       clocks[a["id"]]["replied_at"] is not None,
@@ -288,7 +401,8 @@ def observed_summary(order: Order, state: dict[str, Any],
                             if a["id"] in clocks else (a["state"], "no clock")
                             for a in assignments if a["id"] in known},
             "extensions": sorted((e["assignment_id"], e["state"]) for e in state["extensions"]),
-            "pending_return": any(r["state"] == "pending" for r in state["returns"])}
+            "returns": sorted((r["id"], r["state"]) for r in state["returns"]),
+            "problem": bool(state.get("problem"))}
 
 
 def adopt_new_assignments(order: Order, state: dict[str, Any],
@@ -318,15 +432,61 @@ def check_invariants(order: Order, state: dict[str, Any],
                      assignments: list[dict[str, Any]]) -> None:
     no = order.no
     # exactly one lead in each dispatch round; never two active leads
-    per_round = Counter(a["round"] for a in assignments if a["role"] == "lead")
+    # (a lead passed down (下派) hands the round's lead to its unit: it no longer counts)
+    per_round = Counter(a["round"] for a in assignments
+                        if a["role"] == "lead" and a["state"] != "passed_down")
     rounds = {a["round"] for a in assignments}
     assert all(per_round[r] == 1 for r in rounds), f"{no}: leads per round {dict(per_round)}"
+    for row in assignments:  # a pass-down chain: the successor has the same role and round
+        if row["state"] == "passed_down":
+            child = next((x for x in assignments if x["id"] == row["passed_to_id"]), None)
+            assert child is not None and child["passed_from_id"] == row["id"] \
+                and (child["role"], child["round"]) == (row["role"], row["round"]), \
+                f"{no}: pass-down of {row['id']} without its successor"
     active_leads = [a for a in assignments if a["role"] == "lead" and a["state"] in ACTIVE]
     assert len(active_leads) <= 1, f"{no}: two active leads {active_leads}"
     if state["status"] in ("dispatched", "in_progress", "return_requested"):
         assert len(active_leads) == 1, f"{no}: {state['status']} without an active lead"
         latest = max(rounds)
         assert active_leads[0]["round"] == latest, f"{no}: the active lead is not the last round's"
+
+    # 协办: only assistants give opinions, after signing; the lead replied only once every
+    # assistant of its round had answered (or ended, or ran out of time)
+    by_id = {a["id"]: a for a in assignments}
+    clock_of = {c["assignment_id"]: c for c in state["clocks"]}
+    for row in assignments:
+        if row["opinion_at"] is not None or row["state"] == "opinion_submitted":
+            assert row["role"] == "assist" and row["state"] == "opinion_submitted" \
+                and row["signed_at"] is not None and row["opinion_at"] is not None, \
+                f"{no}: an opinion of a non-assist or before signing {row}"
+        if row["role"] == "lead" and row["state"] == "replied":
+            for x in assignments:
+                if x["role"] != "assist" or x["round"] != row["round"]:
+                    continue
+                answered = x["opinion_at"] is not None and \
+                    instant(x["opinion_at"]) <= instant(row["replied_at"])
+                ended = x["state"] in ("returned", "passed_down")
+                late = x["id"] in clock_of and \
+                    instant(clock_of[x["id"]]["handle_due"]) <= instant(row["replied_at"])
+                assert answered or ended or late, \
+                    f"{no}: lead {row['id']} replied before assistant {x['id']} answered"
+    # the services agree on every reply: each lead assignment dispatch holds as replied is one
+    # 'replied' transition in supervision (a reply dispatch accepted is never lost)
+    leads_replied = sum(1 for x in assignments if x["role"] == "lead" and x["state"] == "replied")
+    replied_moves = sum(1 for h in state["history"] if h["to_status"] == "replied")
+    assert leads_replied == replied_moves, \
+        f"{no}: {leads_replied} lead replies in dispatch, {replied_moves} in supervision"
+    if state["status"] in ("replied", "closed"):  # nobody is left to urge
+        still_open = [c["assignment_id"] for c in state["clocks"]
+                      if c["replied_at"] is None and c["stopped_at"] is None]
+        assert not still_open, f"{no}: {state['status']} with open clocks {still_open}"
+
+    # returns: at most one pending; a withdrawn one was overtaken by its lead's reply
+    assert sum(r["state"] == "pending" for r in state["returns"]) <= 1, f"{no}: two pending returns"
+    for r in state["returns"]:
+        if r["state"] == "withdrawn":
+            assert by_id[r["assignment_id"]]["state"] == "replied", \
+                f"{no}: return {r['id']} withdrawn, its assignment not replied"
 
     # the status is the last transition's; transitions chain; each says who, when and why
     history = state["history"]
@@ -338,6 +498,9 @@ def check_invariants(order: Order, state: dict[str, Any],
         assert instant(after["at"]) >= instant(before["at"]), f"{no}: history not in time order"
     for h in history:
         assert h["actor"] and h["at"] and h["reason"], f"{no}: transition without who/when/why {h}"
+    # the only transition that keeps the status is the 问题工单 flag, once, with its record
+    flags = [h for h in history if h["from_status"] == h["to_status"]]
+    assert len(flags) == len(state.get("problem_flags", [])) <= 1, f"{no}: flags {flags}"
 
     # closed only after a reply (or a resolution at intake)
     for i, h in enumerate(history):
@@ -360,9 +523,11 @@ def check_invariants(order: Order, state: dict[str, Any],
         elif ext is not None:
             assert ext["new_due"] is None
 
-    # each automatic urge threshold at most once; manual urges counted
-    auto = [(u["assignment_id"], u["clock"], u["kind"]) for u in state["urges"]
-            if u["issuer"] == "system"]
+    # each automatic urge threshold at most once (the monthly urge once a month); manual
+    # urges counted
+    auto = [(u["assignment_id"], u["clock"], u["kind"],
+             month_of(u["issued_at"]) if u["kind"] == "monthly" else None)
+            for u in state["urges"] if u["issuer"] == "system"]
     assert len(auto) == len(set(auto)), f"{no}: an automatic urge twice {Counter(auto)}"
     manual = [u for u in state["urges"] if u["kind"] == "manual"]
     assert len(manual) == order.manual_urges, f"{no}: {len(manual)} manual urges ≠ {order.manual_urges}"
@@ -370,3 +535,8 @@ def check_invariants(order: Order, state: dict[str, Any],
 
 def instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def month_of(text: str) -> str:
+    """The local (Asia/Shanghai) month of an instant: the monthly urge's period."""
+    return instant(text).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y%m")

@@ -11,6 +11,7 @@ no-op (the supervision timer sweeps at the current time on its own).
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -30,7 +31,7 @@ from tests.lifecycle_machine import LifecycleMachine, QueueProbe
 pytestmark = pytest.mark.e2e
 
 SERVICES = ("intake", "dispatch", "supervision", "reporting", "knowledge")
-EXAMPLES, STEPS = 4, 30
+EXAMPLES, STEPS = int(os.environ.get("HOTLINE_PROPS_EXAMPLES", 4)), 30  # ~30 s in all
 
 
 class HttpDriver:
@@ -73,6 +74,15 @@ class HttpDriver:
 
     def sign(self, assignment_id: int, dept: str) -> Any:
         return self.call(f"dept_{dept}", "POST", f"/api/v1/assignments/{assignment_id}/sign")
+
+    def opinion(self, assignment_id: int, dept: str) -> Any:
+        return self.call(f"dept_{dept}", "POST", f"/api/v1/assignments/{assignment_id}/opinion",
+                         {"opinion": "同意主办意见，已配合现场核查"})
+
+    def pass_down(self, assignment_id: int, dept: str, unit: str) -> dict[str, Any]:
+        return dict(self.call(f"dept_{dept}", "POST",
+                              f"/api/v1/assignments/{assignment_id}/pass-down",
+                              {"department_code": unit}))
 
     def reply(self, assignment_id: int, dept: str) -> Any:
         return self.call(f"dept_{dept}", "POST", f"/api/v1/assignments/{assignment_id}/reply",
