@@ -83,8 +83,7 @@ class HotlineClient:
                             params={"from": start, "to": end, "group_by": group_by})
 
 
-    # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
-    # (add this area's code between these two lines)
+    # -- repeat calls, caller history, links, unmasking, confidential clearance --------------------
     def tickets(self, **query: Any) -> Any:
         return self.request("GET", "/api/v1/tickets", params=query)
 
@@ -110,10 +109,8 @@ class HotlineClient:
     def set_clearance(self, username: str, cleared: bool) -> Any:
         return self.request("PUT", f"/api/v1/admin/users/{username}/clearance",
                             json={"cleared": cleared})
-    # == end of area [intake] ==
 
-    # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
-    # (add this area's code between these two lines)
+    # -- routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 --
     def dispatch_queue(self, **query: Any) -> Any:
         return self.request("GET", "/api/v1/dispatch/queue", params=query)
 
@@ -153,10 +150,8 @@ class HotlineClient:
 
     def catalogue_changes(self, **query: Any) -> Any:
         return self.request("GET", "/api/v1/admin/routing-catalogue/changes", params=query)
-    # == end of area [dispatch] ==
 
-    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
-    # (add this area's code between these two lines)
+    # -- 督办单, urge answers, monthly urge, 回头看, linked callers, reopen --
     def supervise(self, ticket_no: str, **form: Any) -> Any:
         return self.request("POST", f"/api/v1/tickets/{ticket_no}/supervise", json=form)
 
@@ -182,10 +177,8 @@ class HotlineClient:
         return self.request("POST", f"/api/v1/rechecks/{recheck_id}/result",
                             json={"finding": finding, "note": note})
 
-    # == end of area [supervision] ==
 
-    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
-    # (add this area's code between these two lines)
+    # -- leader instructions 领导批示件 --
     def register_instruction(self, payload: dict[str, Any]) -> Any:
         return self.request("POST", "/api/v1/instructions", json=payload)
 
@@ -218,7 +211,6 @@ class HotlineClient:
     def instruction_summary(self, start: str, end: str, group_by: str = "unit") -> Any:
         return self.request("GET", "/api/v1/instructions/summary",
                             params={"from": start, "to": end, "group_by": group_by})
-    # == end of area [instructions] ==
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,

@@ -31,37 +31,30 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "kb.write": frozenset({"supervisor", "admin"}),
     "reference.read": frozenset(STAFF | {"department"}),
     "admin": frozenset({"admin"}),
-    # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
-    # (add this area's code between these two lines)
+    # -- repeat calls, caller history, links, unmasking, confidential clearance --------------------
     "ticket.form": frozenset({"agent", "supervisor", "admin"}),
     "ticket.related": frozenset({"agent", "supervisor", "admin"}),
     "ticket.link": frozenset({"agent", "supervisor", "admin"}),
     "ticket.unmask": frozenset(STAFF | {"department"}),
     "audit.read": frozenset({"auditor", "admin"}),
     "user.clearance": frozenset({"admin"}),
-    # == end of area [intake] ==
 
-    # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
-    # (add this area's code between these two lines)
+    # -- routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 --
     "dispatch.queue": frozenset({"dispatcher", "admin"}),
     "dispatch.history": frozenset(STAFF | {"auditor"}),
     "assignment.read": frozenset({"department", "dispatcher", "supervisor", "admin"}),
     "catalogue.read": frozenset({"admin", "auditor"}),
     "catalogue.write": frozenset({"admin"}),
-    # == end of area [dispatch] ==
 
-    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
-    # (add this area's code between these two lines)
+    # -- 督办单, urge answers, monthly urge, 回头看, linked callers, reopen --
     "ticket.supervise": frozenset({"supervisor", "admin"}),
     "ticket.reopen": frozenset({"supervisor", "admin"}),
     "ticket.recheck": frozenset({"supervisor", "admin"}),
     # the supervised / urged department answers for itself (scoped by the route)
     "supervision.explain": frozenset({"department"}),
     "urge.answer": frozenset({"department"}),
-    # == end of area [supervision] ==
 
-    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
-    # (add this area's code between these two lines)
+    # -- leader instructions 领导批示件 --
     # register: the office, and leaders their own instructions; 涉密 ones are filtered further
     # by supervision (units on it, never a department system's API key)
     "instruction.register": frozenset({"supervisor", "leader", "admin"}),
@@ -69,7 +62,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "instruction.manage": frozenset({"supervisor", "admin"}),  # 审定反馈, 更改办件/阅件
     "instruction.respond": frozenset({"department"}),  # a unit's feedback and 阅知
     "instruction.summary": frozenset({"supervisor", "leader", "admin"}),
-    # == end of area [instructions] ==
 
 }
 
@@ -119,7 +111,7 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else "****"
 
 
-# == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
+# -- repeat calls, caller history, links, unmasking, confidential clearance ------------------------
 # 涉密 (confidential) orders: who may see them at all (DOMAIN.md §4 批示件, §6).
 CLEARED_ROLES = frozenset({"supervisor", "leader", "admin"})
 # roles whose users an administrator may clear one by one (gateway user_account.cleared_confidential)
@@ -175,4 +167,3 @@ def check_unmask_reason(reason: object) -> str | None:
     if len(reason) > 500:
         return "理由过长 reason longer than 500 characters"
     return None
-# == end of area [intake] ==

@@ -76,8 +76,7 @@ SCHEMAS: dict[str, Any] = {
         "department_code": {"type": "string"}, "publish": {"type": "boolean"}}},
     "ApiKeyRequest": {"type": "object", "required": ["department_code"], "properties": {
         "department_code": {"type": "string"}, "name": {"type": "string"}}},
-    # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
-    # (add this area's code between these two lines)
+    # -- repeat calls, caller history, links, unmasking, confidential clearance --------------------
     "Draft": {"type": "object", "description": "重复来电查重: the call being taken, as far as "
               "typed; a phone or a content is required",
               "properties": {
@@ -105,10 +104,8 @@ SCHEMAS: dict[str, Any] = {
                                           "description": "a linked caller's number instead"}}},
     "Clearance": {"type": "object", "required": ["cleared"],
                   "properties": {"cleared": {"type": "boolean"}}},
-    # == end of area [intake] ==
 
-    # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
-    # (add this area's code between these two lines)
+    # -- routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 --
     "Opinion": {"type": "object", "required": ["opinion"], "properties": {
         "opinion": {"type": "string", "maxLength": 4000, "description": "协办意见 to the lead"}}},
     "PassDown": {"type": "object", "required": ["department_code"], "properties": {
@@ -138,10 +135,8 @@ SCHEMAS: dict[str, Any] = {
         "comment": {"type": "string", "maxLength": 500}}},
     "RoutingRuleDeactivation": {"type": "object", "properties": {
         "comment": {"type": "string", "maxLength": 500}}},
-    # == end of area [dispatch] ==
 
-    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
-    # (add this area's code between these two lines)
+    # -- 督办单, urge answers, monthly urge, 回头看, linked callers, reopen --
     "Supervise": {"type": "object", "description": "督办单 by hand", "properties": {
         "assignment_id": {"type": "integer", "description": "one open assignment (default: all)"},
         "note": {"type": "string", "maxLength": 500}}},
@@ -160,10 +155,8 @@ SCHEMAS: dict[str, Any] = {
     "RecheckResult": {"type": "object", "required": ["finding"], "properties": {
         "finding": {"type": "string", "enum": ["confirmed", "problem_found"]},
         "note": {"type": "string", "maxLength": 2000}}},
-    # == end of area [supervision] ==
 
-    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
-    # (add this area's code between these two lines)
+    # -- leader instructions 领导批示件 --
     "InstructionRegistration": {
         "type": "object",
         "required": ["leader_name", "leader_level", "words", "source_title", "received_at", "units"],
@@ -199,7 +192,6 @@ SCHEMAS: dict[str, Any] = {
         "approve": {"type": "boolean"},
         "reason": {"type": "string", "maxLength": 500,
                    "description": "required when sent back for revision"}}},
-    # == end of area [instructions] ==
 
     "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
         "code": {"type": "string"}, "message": {"type": "string"},

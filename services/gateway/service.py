@@ -196,8 +196,7 @@ class GatewayService:
         who = self._authorize(request, "ticket.urge")
         return 201, self.supervision.urge(ticket_no, read_json(request), who.as_actor())
 
-    # == Step 2 area [intake]: repeat calls, caller history, links, unmasking, confidential clearance ==
-    # (add this area's code between these two lines)
+    # -- repeat calls, caller history, links, unmasking, confidential clearance --------------------
     @route("GET", "/api/v1/tickets/form", summary="登记表单：词表、来电人历史与在办工单 "
            "Registration form data: vocabulary, the caller's earlier orders (newest first, "
            "with status) and the open orders this caller already has",
@@ -326,10 +325,8 @@ class GatewayService:
 
     def _visible_related(self, who: Principal, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [i for i in items if self._may_see(who, i)]
-    # == end of area [intake] ==
 
-    # == Step 2 area [dispatch]: routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 ==
-    # (add this area's code between these two lines)
+    # -- routing catalogue versions, 预审, 协办 opinions, 下派, 问题工单 --
     @route("GET", "/api/v1/dispatch/queue", summary="待派单队列（预审） Orders waiting for a "
            "dispatcher, with the catalogue's suggestion", action="dispatch.queue",
            query=("cursor", "limit"))
@@ -413,10 +410,8 @@ class GatewayService:
         self._authorize(request, "catalogue.read")
         return self.dispatch.catalogue_changes({k: v for k, v in request.args.items()
                                                 if k in ("cursor", "limit")})
-    # == end of area [dispatch] ==
 
-    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
-    # (add this area's code between these two lines)
+    # -- 督办单, urge answers, monthly urge, 回头看, linked callers, reopen --
     @route("POST", "/api/v1/tickets/<ticket_no>/supervise",
            summary="督办 Open a supervision order (督办单)", action="ticket.supervise",
            body="Supervise")
@@ -476,10 +471,8 @@ class GatewayService:
         who = self._authorize(request, "ticket.recheck")
         return self.supervision.record_recheck(recheck_id, read_json(request), who.as_actor())
 
-    # == end of area [supervision] ==
 
-    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
-    # (add this area's code between these two lines)
+    # -- leader instructions 领导批示件 --
     @staticmethod
     def _viewer(who: Principal) -> dict[str, Any]:
         """The caller as supervision decides visibility: role, department, token or API key."""
@@ -570,7 +563,6 @@ class GatewayService:
         who = self._authorize(request, "instruction.respond")
         return self.supervision.acknowledge_instruction(instruction_id, self._viewer(who),
                                                         who.as_actor())
-    # == end of area [instructions] ==
 
     # -- departments and assignments ---------------------------------------------------------
     @route("GET", "/api/v1/departments", summary="部门列表 Departments", action="reference.read")

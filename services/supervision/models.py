@@ -177,8 +177,7 @@ class ReturnRequest(Base):
     decision_note: Mapped[str | None] = mapped_column(String(500))
 
 
-# == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
-# (add this area's code between these two lines)
+# -- 督办单, urge answers, monthly urge, 回头看, linked callers, reopen --
 class SupervisionOrder(Base):
     """督办单: an overdue (or problem) assignment put under supervision, with a deadline for
     the department's explanation; still not replied ``escalate_after`` later → escalated (通报).
@@ -265,11 +264,9 @@ class ProblemFlag(Base):
     reason: Mapped[str] = mapped_column(String(500))
 
 
-# == end of area [supervision] ==
 
 
-# == Step 2 area [instructions]: leader instructions 领导批示件 ==
-# (add this area's code between these two lines)
+# -- leader instructions 领导批示件 --
 from sqlalchemy import UniqueConstraint  # noqa: E402  (kept inside this area)
 
 
@@ -399,4 +396,3 @@ class InstructionUrge(Base):
     note: Mapped[str | None] = mapped_column(String(500))
     claim_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
-# == end of area [instructions] ==

@@ -141,8 +141,7 @@ class ReturnRecordSchema(RequestRecordSchema):
     basis = fields.String()
 
 
-# == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
-# (add this area's code between these two lines)
+# -- 督办单, urge answers, monthly urge, 回头看, linked callers, reopen --
 class SuperviseSchema(Schema):
     """督办 by hand: one open assignment, or every open assignment of the order."""
 
@@ -231,11 +230,9 @@ class ProblemFlagRecordSchema(Schema):
     reopens = fields.Integer()
     reason = fields.String()
 
-# == end of area [supervision] ==
 
 
-# == Step 2 area [instructions]: leader instructions 领导批示件 ==
-# (add this area's code between these two lines)
+# -- leader instructions 领导批示件 --
 from marshmallow import ValidationError, validates_schema  # noqa: E402  (inside this area)
 
 from services.supervision import instructions as _instr  # noqa: E402
@@ -388,4 +385,3 @@ class InstructionRecordSchema(Schema):
     status = fields.String()
     completed_at = fields.AwareDateTime(allow_none=True)
 
-# == end of area [instructions] ==

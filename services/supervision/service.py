@@ -89,7 +89,7 @@ _CLAIM_SUPERVISION = text(
              bindparam("explanation_due", type_=UtcDateTime()),
              bindparam("escalate_at", type_=UtcDateTime()))
 
-# == Step 2 area [instructions] (module level): leader instructions 领导批示件 ==
+# -- leader instructions 领导批示件 --
 from services.supervision import instructions  # noqa: E402
 from services.supervision.dependencies import InstructionPolicy  # noqa: E402
 from services.supervision.models import (  # noqa: E402
@@ -129,7 +129,6 @@ _CLAIM_INSTRUCTION_URGE = text(
 ).bindparams(bindparam("due", type_=UtcDateTime()), bindparam("issued_at", type_=UtcDateTime()))
 # the office's view: the supervision office sees every instruction
 _OFFICE: dict[str, Any] = {"role": "supervisor", "department_code": None, "via": "token"}
-# == end of area [instructions] (module level) ==
 
 
 # The deadline sweep works on batches of clocks with a few set-based statements per batch (claim
@@ -372,7 +371,7 @@ class SupervisionService(Operations):
         self.db.commit()
         return StateSchema().dump(state)
 
-    # -- extensions (延期) --------------------------------------------------------------------------
+    # -- extensions (延期) --
     @rpc
     @translate_db_errors
     def request_extension(self, assignment_id: int, department_code: str,
@@ -434,7 +433,7 @@ class SupervisionService(Operations):
         self.db.commit()
         return ExtensionRecordSchema().dump(ext)
 
-    # -- returns (退单) -----------------------------------------------------------------------------
+    # -- returns (退单) --
     @rpc
     @translate_db_errors
     def request_return(self, assignment_id: int, department_code: str,
@@ -529,7 +528,7 @@ class SupervisionService(Operations):
         return self.db.session.scalar(select(ReturnRequest).where(
             ReturnRequest.ticket_no == ticket_no, ReturnRequest.state == "pending"))
 
-    # -- urging (催办) ----------------------------------------------------------------------------
+    # -- urging (催办) --
     @sweep_timer
     def deadline_sweep(self) -> None:
         """Runs on every instance; the urge table's unique keys keep each urge exactly once."""
@@ -658,9 +657,8 @@ class SupervisionService(Operations):
                 "due": due or now, "at": now}, ticket_no=clock.ticket_no)
         return urge
 
-    # == Step 2 area [supervision]: 督办单, urge answers, monthly urge, 回头看, linked callers, reopen ==
-    # (add this area's code between these two lines)
-    # -- facts from intake and dispatch (linked callers, 下派, 协办 opinions, 问题工单) ------------
+    # -- 督办单, urge answers, monthly urge, 回头看, linked callers, reopen --
+    # -- facts from intake and dispatch (linked callers, 下派, 协办 opinions, 问题工单) --
     @event_handler("ticket.linked", "assignment.passed_down", "assignment.opinion_submitted",
                    "ticket.problem_flagged")
     def on_supervision_fact(self, event: Event) -> None:
@@ -727,7 +725,7 @@ class SupervisionService(Operations):
             self._open_supervision(state.ticket_no, clock, "problem", "system", d["reason"],
                                    d["at"])
 
-    # -- 督办单 ---------------------------------------------------------------------------------
+    # -- 督办单 --
     @rpc
     @translate_db_errors
     def supervise(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
@@ -805,7 +803,7 @@ class SupervisionService(Operations):
                                        if r["state"] != "resolved"],
                 "urges": UrgeRecordSchema(many=True).dump(list(urges))}
 
-    # -- urge answers (催办答复) --------------------------------------------------------------------
+    # -- urge answers (催办答复) --
     @rpc
     @translate_db_errors
     def answer_urge(self, urge_id: int, department_code: str, payload: dict[str, Any],
@@ -828,7 +826,7 @@ class SupervisionService(Operations):
         self.db.commit()
         return UrgeRecordSchema().dump(urge)
 
-    # -- 重办 by hand ----------------------------------------------------------------------------
+    # -- 重办 by hand --
     @rpc
     @translate_db_errors
     def reopen(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
@@ -843,7 +841,7 @@ class SupervisionService(Operations):
         self.db.commit()
         return StateSchema().dump(state)
 
-    # -- 回头看 ----------------------------------------------------------------------------------
+    # -- 回头看 --
     @rpc
     @translate_db_errors
     def pick_recheck(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
@@ -928,7 +926,7 @@ class SupervisionService(Operations):
         return {**StateSchema().dump(state), "outcome": "linked_" + link.callback_status,
                 "caller": CallerLinkRecordSchema().dump(link)}
 
-    # -- the sweep's supervision duties (督办单 at breach, escalation, 每月催办) ---------------------
+    # -- the sweep's supervision duties (督办单 at breach, escalation, 每月催办) --
     @rpc
     @translate_db_errors
     def supervision_sweep(self, now: str | None = None, limit: int = 1000) -> dict[str, int]:
@@ -1105,7 +1103,6 @@ class SupervisionService(Operations):
                 "callers": CallerLinkRecordSchema(many=True).dump(list(callers)),
                 "problem": bool(flags),
                 "problem_flags": ProblemFlagRecordSchema(many=True).dump(flags)}
-    # == end of area [supervision] ==
 
     # -- queries -------------------------------------------------------------------------------
     @rpc
@@ -1141,8 +1138,7 @@ class SupervisionService(Operations):
                                        .where(TicketState.ticket_no.in_(ticket_nos)))
         return {no: status for no, status in rows}
 
-    # == Step 2 area [instructions]: leader instructions 领导批示件 ==
-    # (add this area's code between these two lines)
+    # -- leader instructions 领导批示件 --
     instruction_policy = InstructionPolicy()
 
     # Business rules in services/supervision/instructions.py; here: load, persist, record events.
@@ -1564,7 +1560,6 @@ class SupervisionService(Operations):
                 [h for h in history if mine(h.department_code)]),
             "ticket_nos": list(tickets),
         }
-    # == end of area [instructions] ==
 
     # -- helpers ---------------------------------------------------------------------------------
     def _new_state(self, ticket_no: str, category: str, urgency: str) -> TicketState:
