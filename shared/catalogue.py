@@ -255,8 +255,9 @@ class ReturnRequested(EventSchema):
 
 @register("assignment.return_withdrawn", 1)
 class ReturnWithdrawn(EventSchema):
-    """退单撤回: the lead's reply reached supervision while its return request was pending; the
-    reply stands and the request is withdrawn (neither approved nor 无正当理由退件)."""
+    """退单撤回: the lead's reply crossed its own return request (pending, or approved before
+    supervision heard of the reply); the reply stands and the request is withdrawn (neither
+    approved nor 无正当理由退件)."""
 
     return_id = fields.Integer(required=True)
     assignment_id = fields.Integer(required=True)
@@ -264,6 +265,9 @@ class ReturnWithdrawn(EventSchema):
     department_code = fields.String(required=True)
     at = _dt(required=True)
     reason = fields.String(required=True)
+    # what the reply superseded: a request still pending, or one the center had approved
+    superseded = fields.String(load_default="pending", dump_default="pending",
+                               validate=validate.OneOf(["pending", "approved"]))
 
 
 @register("assignment.return_decided", 1)

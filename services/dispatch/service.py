@@ -136,7 +136,8 @@ class DispatchService(Operations):
         self._flag_if_problem(ticket)
         self.db.commit()
 
-    @event_handler("assignment.return_requested", "assignment.return_decided")
+    @event_handler("assignment.return_requested", "assignment.return_decided",
+                   "assignment.return_withdrawn")
     def on_return(self, event: Event) -> None:
         """退单: while the center decides, the assignment can be neither signed nor replied;
         an approved return gives the order back to the dispatchers (待派单)."""
@@ -151,6 +152,17 @@ class DispatchService(Operations):
         if event.type == "assignment.return_requested":
             if a.state in ("dispatched", "signed"):
                 a.state = "return_requested"
+        elif event.type == "assignment.return_withdrawn":
+            # the lead's reply stands: an approval it crossed no longer puts the order back in
+            # the dispatchers' queue (unless a dispatcher has already re-dispatched it)
+            if d["superseded"] == "approved" and ticket.state != "pending" \
+                    and ticket.round == a.round:
+                raise OutOfOrder(f"return {d['return_id']} withdrawn before its approval here")
+            if ticket.state == "pending" and a.state == "replied":
+                held = self._pending_decision(ticket)
+                if held is not None and held.waiting_reason == "returned":
+                    session.delete(held)
+                ticket.state = "dispatched"
         elif d["approved"]:
             for other in session.scalars(select(Assignment).where(
                     Assignment.ticket_no == a.ticket_no, Assignment.round == a.round)):

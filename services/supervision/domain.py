@@ -31,6 +31,9 @@ TRANSITIONS: dict[str, dict[str | None, str]] = {
     # the lead's reply crossed its own pending return request on the bus: the reply stands,
     # the request is withdrawn and the order goes back to where it was (then to replied)
     "withdraw_return": {"return_requested": "dispatched"},
+    # the lead's reply crossed the center's approval of its return: the approval is void and
+    # the order is back with the department (then replied); see status_after_rejected_return
+    "reinstate": {"pending_dispatch": "dispatched"},
 }
 
 RETURN_REASONS = {"function": "职能不符", "territory": "属地不符", "ownership": "权属不清",
@@ -40,7 +43,7 @@ ACTION_NAMES = {
     "register": "登记", "resolve_at_intake": "直接办结", "await_dispatch": "待派单",
     "dispatch": "派单", "lead_sign": "签收", "lead_reply": "答复", "close": "办结",
     "callback": "回访", "reopen": "重办", "request_return": "申请退单",
-    "approve_return": "同意退单", "reject_return": "驳回退单", "withdraw_return": "撤回退单",
+    "approve_return": "同意退单", "reject_return": "驳回退单", "withdraw_return": "撤回退单", "reinstate": "恢复办理",
 }
 
 

@@ -303,6 +303,10 @@ class SupervisionService(Operations):
         clock.replied_at = clock.replied_at or d["replied_at"]
         clock.next_check_at = urging.next_check(_view(clock), d["replied_at"])
         state = self._state_or_retry(d["ticket_no"])
+        if clock.role == "lead" and state.status == "pending_dispatch":
+            self._reinstate(state, clock, d["replied_at"])
+        if clock.stopped_at is not None:
+            return  # given back or passed down before it replied: kept on its clock only
         if state.status == "dispatched":
             raise OutOfOrder(f"reply of {d['ticket_no']} before its signature was applied")
         if clock.role == "lead" and state.status == "return_requested":
@@ -523,6 +527,29 @@ class SupervisionService(Operations):
             "return_id": req.id, "assignment_id": assignment_id, "ticket_no": ticket_no,
             "department_code": req.department_code, "at": at,
             "reason": req.decision_note}, ticket_no=ticket_no)
+
+    def _reinstate(self, state: TicketState, clock: Clock, at: datetime) -> None:
+        """The lead's reply crossed the center's approval of its return (dispatch took the
+        reply before it heard of the request; supervision approved before it heard of the
+        reply): the citizen was answered, so the reply stands, the approval is void and the
+        order goes on from 办理中. Nothing of this if a dispatcher already re-dispatched it."""
+        req = self.db.session.scalar(select(ReturnRequest).where(
+            ReturnRequest.ticket_no == state.ticket_no).order_by(ReturnRequest.id.desc()))
+        if req is None or req.assignment_id != clock.assignment_id or req.state != "approved":
+            return
+        if clock.signed_at is None:  # dispatch only takes a reply after the sign
+            raise OutOfOrder(f"reply of {state.ticket_no} before its signature was applied")
+        req.state = "withdrawn"
+        req.decision_note = ((req.decision_note + "；") if req.decision_note else "") + \
+            "审定前承办单位已答复，退单作废 the reply crossed the approval"
+        clock.stopped_at = None
+        self._move(state, "reinstate", "system", "承办单位已答复，退单作废，恢复办理 the reply "
+                   "crossed the approved return", target="in_progress")
+        self.db.emit("assignment.return_withdrawn", {
+            "return_id": req.id, "assignment_id": clock.assignment_id,
+            "ticket_no": state.ticket_no, "department_code": req.department_code, "at": at,
+            "reason": "审定前承办单位已答复，退单作废 the reply crossed the approval",
+            "superseded": "approved"}, ticket_no=state.ticket_no)
 
     def _pending_return(self, ticket_no: str) -> ReturnRequest | None:
         return self.db.session.scalar(select(ReturnRequest).where(

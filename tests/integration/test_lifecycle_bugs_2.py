@@ -1,14 +1,13 @@
 """Regression tests for lifecycle bugs found with the property-based tests
 (``test_lifecycle_properties.py``) after the fixes of ``test_lifecycle_bugs.py``, each made
-deterministic over the real services. Skipped until fixed (whoever fixes one removes its mark);
-the skip reason says what is wrong, the comments what the services answer today.
+deterministic over the real services. The comments say what the services answered before
+the fix.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from kombu import Connection, Queue
 
 from hotline.client import wait_for
@@ -21,12 +20,6 @@ def _queue(conn: Connection, name: str) -> Queue:
     return Queue(name, routing_key=name)(conn.default_channel)
 
 
-@pytest.mark.skip(reason="BUG: a lead reply that crossed its own return request is lost when the "
-                         "center approves the return before supervision hears of the reply: "
-                         "dispatch keeps the lead assignment 'replied', supervision ignores the "
-                         "reply (status pending_dispatch) and the order goes back to the "
-                         "dispatchers as returned; the withdrawal fix covers only a request "
-                         "still pending when the reply arrives")
 def test_a_reply_crossing_an_approved_return_is_not_lost(start: Any, rpc: Any,
                                                          config: dict[str, Any]) -> None:
     start(*SERVICES)
@@ -63,16 +56,22 @@ def test_a_reply_crossing_an_approved_return_is_not_lost(start: Any, rpc: Any,
         rpc.supervision.decide_return(req["id"], {"approve": True}, "dispatcher1")
         replied.requeue()
 
-    wait_for(lambda: all(getattr(rpc, s).outbox_status()["pending"] == 0 for s in SERVICES)
-             and rpc.dispatch.queue()["items"], what="the approval applied in dispatch")
+    wait_for(lambda: all(getattr(rpc, s).outbox_status()["pending"] == 0 for s in SERVICES),
+             what="every outbox published")
     wait_for(lambda: any(c["assignment_id"] == lead["id"] and c["replied_at"]
                          for c in rpc.supervision.get_state(no)["clocks"]),
              what="supervision consumed the reply")
     state = rpc.supervision.get_state(no)
     statuses = [h["to_status"] for h in state["history"]]
     replied_in_dispatch = rpc.dispatch.get_assignment(lead["id"])["state"] == "replied"
-    # the services agree on whether the department's reply stands. Observed: dispatch
+    # the services agree that the department's reply stands. Before the fix: dispatch
     # 'replied' (the reply accepted, HTTP 200 to the department), supervision
     # [..., 'in_progress', 'return_requested', 'pending_dispatch'] with no 'replied', the
     # return 'approved', and the order back in the dispatchers' queue as returned
     assert replied_in_dispatch == ("replied" in statuses), (statuses, state["returns"])
+    assert replied_in_dispatch and state["status"] == "replied"
+    assert statuses[-3:] == ["pending_dispatch", "in_progress", "replied"]
+    assert [r["state"] for r in state["returns"]] == ["withdrawn"]
+    # and the order is no longer waiting for a dispatcher
+    wait_for(lambda: all(i["ticket_no"] != no for i in rpc.dispatch.queue()["items"]),
+             what="the order out of the dispatch queue")

@@ -470,3 +470,25 @@ class TestReturnOrdering:
         assert w.get_assignment(lead["id"])["state"] == "return_requested"
         w.on_return(rejected)  # the retry, after the request
         assert w.get_assignment(lead["id"])["state"] == "signed"
+
+    def test_a_reply_that_crossed_an_approval_takes_the_order_out_of_the_queue(
+            self, city: Any) -> None:
+        w, _ = city()
+        no = "20261201000061"
+        lead, _ = dispatched(w, no, content="路边井盖缺失")
+        w.sign(lead["id"], lead["department_code"], "x")
+        w.reply(lead["id"], lead["department_code"], {"reply": "已处理"}, "x")
+        withdrawn = event("assignment.return_withdrawn", no, return_id=1,
+                          assignment_id=lead["id"], ticket_no=no,
+                          department_code=lead["department_code"], at=NOW,
+                          reason="审定前承办单位已答复", superseded="approved")
+        with pytest.raises(OutOfOrder):  # the approval it supersedes has not arrived here yet
+            w.on_return(withdrawn)
+        w.on_return(return_event("requested", no, lead, 1))  # ignored: already replied
+        w.on_return(return_event("decided", no, lead, 1))  # approved: back to the queue
+        assert [i["ticket_no"] for i in w.queue({})["items"]] == [no]
+        w.on_return(withdrawn)
+        assert w.queue({})["items"] == []
+        assert w.get_assignment(lead["id"])["state"] == "replied"
+        with pytest.raises(Conflict):  # no longer waiting for a dispatcher
+            w.dispatch(no, {"lead": "shuiwu"}, "dispatcher1")

@@ -155,7 +155,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "issuer": "supervisor1", "note": "下达催办单"},
     "assignment.return_withdrawn": {
         "return_id": 3, "assignment_id": 1, "ticket_no": TICKET, "department_code": "CG",
-        "at": AT, "reason": "承办单位已答复，退单申请自动撤回"},
+        "at": AT, "reason": "承办单位已答复，退单申请自动撤回", "superseded": "approved"},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).

@@ -45,6 +45,7 @@ ALLOWED: list[tuple[str, str | None, str]] = [
     ("approve_return", "return_requested", "pending_dispatch"),
     ("reject_return", "return_requested", "dispatched"),
     ("withdraw_return", "return_requested", "dispatched"),
+    ("reinstate", "pending_dispatch", "dispatched"),
 ]
 ACTIONS = sorted(TRANSITIONS)
 ALL_STATES: list[str | None] = [None, *STATUSES]
