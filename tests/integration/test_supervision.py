@@ -20,7 +20,7 @@ from hotline.registry import service_class
 from services.supervision import supervising
 from shared.calendar import WorkCalendar
 from shared.events import make_envelope
-from tests.integration.conftest import ORDER, give_opinions, load_city
+from tests.integration.conftest import ORDER, load_city
 from tests.integration.test_reliability import publish
 
 
@@ -160,9 +160,16 @@ def test_passed_down_problem_order_and_a_linked_callers_callback(
     [order] = state["supervision_orders"]  # for the lead that took the order over
     assert (order["source"], order["assignment_id"]) == ("problem", 900001)
 
-    rpc.dispatch.sign(lead["assignment_id"], "chengguan", "dept_chengguan")
-    give_opinions(rpc, no)
-    rpc.dispatch.reply(lead["assignment_id"], "chengguan", {"reply": "已清理"}, "dept_chengguan")
+    # the unit the order was passed down to signs and replies (dispatch's facts, published
+    # here as the passed-down assignment exists only in these events); a reply of the
+    # original lead, whose clock stopped, would not move the order
+    for seq, (event_type, data) in enumerate([
+            ("assignment.signed", {"signed_at": now, "role": "lead"}),
+            ("assignment.replied", {"replied_at": now, "reply": "已清理"})], start=53):
+        publish(config["AMQP_URI"], make_envelope(event_type, {
+            "assignment_id": 900001, "ticket_no": no, "department_code": "jy_nancheng",
+            "actor": "dept_jy_nancheng", **data}, producer="dispatch", ticket_no=no,
+            sequence=seq), event_type)
     wait_for(lambda: rpc.supervision.get_state(no)["status"] == "replied", what="replied")
     linked = rpc.supervision.record_callback(no, {"link_id": 77, "reached": True, "solved": True,
                                                   "satisfaction": "basically_satisfied"}, "s1")
