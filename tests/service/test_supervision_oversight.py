@@ -49,15 +49,7 @@ def sign(worker: Any, assignment_id: int = 7, department: str = "chengguan",
 
 def dispatch_with_assist(worker: Any) -> None:
     """Order NO dispatched at DISPATCHED_AT: lead chengguan (7), assist gongan (9)."""
-    worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
-                                   registered_at=DISPATCHED_AT, channel="phone",
-                                   category="complaint", urgency="normal", title="t",
-                                   content="c", confidential=False))
-    worker.on_lifecycle_fact(event(
-        "ticket.dispatched", 1, ticket_no=NO, dispatched_at=DISPATCHED_AT, actor="system",
-        round=1, category="complaint", urgency="normal",
-        assignments=[{"assignment_id": 7, "department_code": "chengguan", "role": "lead"},
-                     {"assignment_id": 9, "department_code": "gongan", "role": "assist"}]))
+    dispatch(worker, assists={9: "gongan"})
 
 
 def types(db: Any) -> list[str]:

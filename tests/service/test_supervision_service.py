@@ -38,15 +38,19 @@ def supervision(store: Any) -> Any:
 
 
 
-def dispatch(worker: Any, at: datetime = DISPATCHED_AT, category: str = "complaint") -> None:
-    """Order NO registered and dispatched at ``at`` to chengguan as lead (assignment 7)."""
+def dispatch(worker: Any, at: datetime = DISPATCHED_AT, category: str = "complaint",
+             assists: dict[int, str] | None = None) -> None:
+    """Order NO registered and dispatched at ``at`` to chengguan as lead (assignment 7), and
+    to ``assists`` (assignment id → department) assisting."""
     worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO, registered_at=at,
                                    channel="phone", category=category, urgency="normal",
                                    title="t", content="c", confidential=False))
-    worker.on_lifecycle_fact(event("ticket.dispatched", 1, ticket_no=NO, dispatched_at=at,
-                                   actor="system", round=1, category=category, urgency="normal",
-                                   assignments=[{"assignment_id": 7, "department_code": "chengguan",
-                                                 "role": "lead"}]))
+    worker.on_lifecycle_fact(event(
+        "ticket.dispatched", 1, ticket_no=NO, dispatched_at=at, actor="system", round=1,
+        category=category, urgency="normal",
+        assignments=[{"assignment_id": 7, "department_code": "chengguan", "role": "lead"},
+                     *({"assignment_id": i, "department_code": code, "role": "assist"}
+                       for i, code in (assists or {}).items())]))
 
 def run_to_replied(worker: Any) -> None:
     dispatch(worker)
@@ -63,15 +67,7 @@ class TestClocks:
     def test_the_lead_reply_stops_the_clock_of_an_assistant_that_never_answered(
             self, supervision: Any) -> None:
         worker, db = supervision
-        worker.on_lifecycle_fact(event("ticket.registered", 1, ticket_no=NO,
-                                       registered_at=DISPATCHED_AT, channel="phone",
-                                       category="complaint", urgency="normal", title="t",
-                                       content="c", confidential=False))
-        worker.on_lifecycle_fact(event(
-            "ticket.dispatched", 1, ticket_no=NO, dispatched_at=DISPATCHED_AT, actor="system",
-            round=1, category="complaint", urgency="normal",
-            assignments=[{"assignment_id": 7, "department_code": "chengguan", "role": "lead"},
-                         {"assignment_id": 8, "department_code": "gongan", "role": "assist"}]))
+        dispatch(worker, assists={8: "gongan"})
         worker.on_lifecycle_fact(event("assignment.signed", 2, assignment_id=7, ticket_no=NO,
                                        department_code="chengguan", role="lead",
                                        signed_at=DISPATCHED_AT, actor="u"))
