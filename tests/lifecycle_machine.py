@@ -92,6 +92,12 @@ KIND = st.sampled_from(["routed", "routed", "unrouted", "resolved"])
 SATISFACTION = st.sampled_from([None, "satisfied", "basically_satisfied", "unsatisfied"])
 
 
+def quiescent(rpc: Any, services: tuple[str, ...], probe: QueueProbe) -> bool:
+    """Every service's outbox published and every queue of the vhost empty."""
+    return all(not getattr(rpc, s).outbox_status()["pending"] for s in services) \
+        and bool(probe.empty())
+
+
 class LifecycleMachine(RuleBasedStateMachine):
     driver: Any = None           # set by the test
     max_orders = 3

@@ -26,7 +26,7 @@ from shared.errors import Conflict, Invalid, NotFound
 from shared.messaging import list_dead_letters
 from tests import lifecycle_model as m
 from tests.e2e.conftest import System
-from tests.lifecycle_machine import LifecycleMachine, QueueProbe
+from tests.lifecycle_machine import LifecycleMachine, QueueProbe, quiescent
 
 pytestmark = pytest.mark.e2e
 
@@ -131,10 +131,7 @@ class HttpDriver:
         return {**detail["lifecycle"], "status": detail["status"], "clocks": clocks}, assignments
 
     def quiescent(self) -> bool:
-        for service in SERVICES:
-            if getattr(self.rpc, service).outbox_status()["pending"]:
-                return False
-        return bool(self.probe.empty())
+        return quiescent(self.rpc, SERVICES, self.probe)
 
     def dead_letters(self) -> int:
         return self.probe.dead_letters()

@@ -50,7 +50,7 @@ from hotline.client import wait_for
 from shared.messaging import list_dead_letters
 from tests import lifecycle_model as m
 from tests.integration.conftest import load_city
-from tests.lifecycle_machine import LifecycleMachine, QueueProbe
+from tests.lifecycle_machine import LifecycleMachine, QueueProbe, quiescent
 
 SERVICES = ("intake", "dispatch", "supervision", "reporting")
 # A failure is reported as found, the whole sequence of steps printed: shrinking re-runs many
@@ -127,10 +127,7 @@ class RpcDriver:
         return self.rpc.supervision.get_state(ticket_no), self.rpc.dispatch.assignments_of(ticket_no)
 
     def quiescent(self) -> bool:
-        for service in SERVICES:
-            if getattr(self.rpc, service).outbox_status()["pending"]:
-                return False
-        return bool(self.probe.empty())
+        return quiescent(self.rpc, SERVICES, self.probe)
 
     def dead_letters(self) -> int:
         return self.probe.dead_letters()
