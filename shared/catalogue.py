@@ -566,3 +566,80 @@ class InstructionUrged(EventSchema):
     issued_at = _dt(required=True)
     issuer = fields.String(required=True)
     note = fields.String(allow_none=True)
+
+
+# -- Step 3 contracts: departments as endpoints (defined once, before the work is split) --------
+# The department feed (部门消息流) and webhook deliveries are dispatch's; the body a department
+# system receives is described in shared/webhooks.py.
+
+@register("ticket.recalled", 1)
+class TicketRecalled(EventSchema):
+    """撤回派单 (改派): the center withdrew an order's current dispatch round before the lead
+    replied (sent to the wrong department); its assignments stop, their pending extension and
+    return requests lapse, and the order waits for dispatch again."""
+
+    ticket_no = fields.String(required=True)
+    round = fields.Integer(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    reason = fields.String(required=True)
+    assignment_ids = fields.List(fields.Integer(), required=True)
+    departments = fields.List(fields.String(), required=True)
+
+
+@register("assignment.progress_noted", 1)
+class AssignmentProgressNoted(EventSchema):
+    """办理进展: a department recorded progress on its assignment, from the console or from its
+    own system; no clock moves."""
+
+    note_id = fields.Integer(required=True)
+    assignment_id = fields.Integer(required=True)
+    ticket_no = fields.String(required=True)
+    department_code = fields.String(required=True)
+    note = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("delivery.delivered", 1)
+class DeliveryDelivered(EventSchema):
+    """A department feed entry reached the department's system (its webhook answered 2xx)."""
+
+    delivery_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    endpoint_id = fields.Integer(required=True)
+    feed_seq = fields.Integer(required=True)
+    feed_type = fields.String(required=True)
+    ticket_no = fields.String(allow_none=True)
+    attempts = fields.Integer(required=True)
+    status_code = fields.Integer(required=True)
+    latency_ms = fields.Integer(required=True)
+    created_at = _dt(required=True)
+    at = _dt(required=True)
+
+
+@register("delivery.dead_lettered", 1)
+class DeliveryDeadLettered(EventSchema):
+    """A delivery failed for its whole retry window (72 hours by default) and waits for an
+    operator (可重放); the entry stays in the department's pull feed all the while."""
+
+    delivery_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    endpoint_id = fields.Integer(required=True)
+    feed_seq = fields.Integer(required=True)
+    feed_type = fields.String(required=True)
+    ticket_no = fields.String(allow_none=True)
+    attempts = fields.Integer(required=True)
+    created_at = _dt(required=True)
+    at = _dt(required=True)
+    last_error = fields.String(required=True)
+
+
+@register("delivery.replayed", 1)
+class DeliveryReplayed(EventSchema):
+    """An operator put a dead-lettered delivery back in line (重放)."""
+
+    delivery_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)

@@ -12,7 +12,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.gateway.domain import LOCKOUT_MINUTES, LOCKOUT_THRESHOLD, Principal
+from services.gateway.domain import (
+    CLIENT_KEY_SCOPES,
+    DEPARTMENT_KEY_SCOPES,
+    LOCKOUT_MINUTES,
+    LOCKOUT_THRESHOLD,
+    Principal,
+)
 from services.gateway.http import Unauthorized
 from services.gateway.models import ApiKey, AuditEntry, User
 from shared import auth
@@ -71,7 +77,7 @@ def principal_of(uow: Any, config: dict[str, Any], request: Any) -> Principal:
     api_key = request.headers.get("X-Api-Key")
     header = request.headers.get("Authorization", "")
     if api_key:
-        return _api_key_principal(uow, api_key)
+        return api_key_principal(uow, api_key)
     if header.startswith("Bearer "):
         try:
             claims = auth.read_token(header[7:].strip(), config["SECRET_KEY"])
@@ -81,7 +87,11 @@ def principal_of(uow: Any, config: dict[str, Any], request: Any) -> Principal:
     raise Unauthorized("需要登录 authentication required")
 
 
-def _api_key_principal(uow: Any, text: str) -> Principal:
+def api_key_principal(uow: Any, text: str) -> Principal:
+    """The principal of an API key (header ``X-Api-Key``, or Open311's ``api_key`` parameter).
+
+    Unknown, malformed or revoked → :class:`Unauthorized`, and an audit entry for a key whose
+    id was readable."""
     try:
         key_id, secret = auth.parse_api_key(text)
     except ValueError:
@@ -95,24 +105,34 @@ def _api_key_principal(uow: Any, text: str) -> Principal:
                    {"reason": "revoked" if key is not None and key.revoked_at else "unknown"})
             uow.commit()
             raise Unauthorized("API 密钥无效或已吊销 unknown or revoked API key")
-        principal = Principal(name=f"apikey:{key.key_id}", role="department",
-                              department_code=key.department_code, via="api_key")
+        principal = Principal(
+            name=f"apikey:{key.key_id}",
+            role="department" if key.department_code else "open311_client",
+            department_code=key.department_code, via="api_key",
+            scopes=frozenset(key.scopes or ()))
     finally:
         uow.rollback()
     return principal
 
 
-def create_api_key(uow: Any, department_code: str, name: str, actor: str) -> dict[str, Any]:
+def create_api_key(uow: Any, department_code: str | None, name: str, actor: str,
+                   scopes: tuple[str, ...] | list[str] | None = None) -> dict[str, Any]:
+    """Issue a key: a department system's (``department_code``) or an Open311 client's
+    (``None``). ``scopes`` defaults to everything that kind may have."""
+    default = DEPARTMENT_KEY_SCOPES if department_code else CLIENT_KEY_SCOPES
+    granted = sorted(set(scopes if scopes is not None else default))
     new = auth.new_api_key()
     try:
         uow.session.add(ApiKey(key_id=new.key_id, secret_hash=new.secret_hash,
-                               department_code=department_code, name=name, created_at=utcnow()))
-        _audit(uow, actor, "api_key.created", new.key_id, {"department_code": department_code})
+                               department_code=department_code, name=name, created_at=utcnow(),
+                               scopes=granted))
+        _audit(uow, actor, "api_key.created", new.key_id,
+               {"department_code": department_code, "scopes": granted})
         uow.commit()
     finally:
         uow.rollback()
     return {"key_id": new.key_id, "api_key": new.plaintext, "department_code": department_code,
-            "name": name, "note": "密钥只显示一次 the key is shown only once"}
+            "name": name, "scopes": granted, "note": "密钥只显示一次 the key is shown only once"}
 
 
 def revoke_api_key(uow: Any, key_id: str, actor: str) -> bool:

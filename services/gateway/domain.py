@@ -65,6 +65,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 }
 
+# What an API key may be used for. ``assignments``: a department system's inbound API (sign,
+# return, extension, reply, progress, opinion, urge answers), its inbox and its event feed.
+# ``open311``: the Open311 GeoReport v2 interface (submit and read service requests, and
+# servicerequestupdates). A department key has both by default; an Open311 client's only the
+# second.
+API_KEY_SCOPES = ("assignments", "open311")
+DEPARTMENT_KEY_SCOPES = ("assignments", "open311")
+CLIENT_KEY_SCOPES = ("open311",)
+
 LOCKOUT_THRESHOLD = 5
 LOCKOUT_MINUTES = 15
 
@@ -74,12 +83,17 @@ class Principal:
     """Who is calling: a user (bearer token) or a department system (API key)."""
 
     name: str
-    role: str
+    role: str  # a user's role; for API keys ``department`` or ``open311_client``
     department_code: str | None = None
     via: str = "token"  # token | api_key
+    scopes: frozenset[str] = frozenset()  # API keys only (API_KEY_SCOPES); users: empty
 
     def as_actor(self) -> str:
         return self.name
+
+    def has_scope(self, scope: str) -> bool:
+        """Users are limited by their role alone; an API key also by its scopes."""
+        return self.via != "api_key" or scope in self.scopes
 
 
 def authorize(principal: Principal, action: str) -> None:

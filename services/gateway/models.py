@@ -36,14 +36,22 @@ class User(Base):
 
 
 class ApiKey(Base):
-    """A department system's credential; only a hash of the secret is kept."""
+    """A machine's credential; only a hash of the secret is kept.
+
+    Two kinds: a department system's key (``department_code`` set; principal role
+    ``department``, scoped to that department's assignments) and an Open311 client's key (a
+    citizen app or a partner's portal: no department; principal role ``open311_client``, which
+    may only submit and read service requests). ``scopes`` narrows what a key may do
+    (:data:`services.gateway.domain.API_KEY_SCOPES`).
+    """
 
     __tablename__ = "api_key"
 
     key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
-    department_code: Mapped[str] = mapped_column(String(32), index=True)
+    department_code: Mapped[str | None] = mapped_column(String(32), index=True)
     name: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 

@@ -30,6 +30,8 @@ from services.gateway.http import read_json, route
 from services.gateway.models import metadata
 from services.gateway.openapi import openapi_document
 from services.gateway.pages import index_page
+from services.gateway.routes.endpoints import EndpointRoutes
+from services.gateway.routes.open311 import Open311Routes
 from shared.database import Database
 from shared.errors import Forbidden, Invalid, NotFound, Unavailable
 from shared.logs import LogContext
@@ -38,7 +40,7 @@ from shared.rpc import RpcClient, rpc
 SERVICES = ("intake", "dispatch", "supervision", "knowledge", "reporting")
 
 
-class GatewayService:
+class GatewayService(EndpointRoutes, Open311Routes):
     name = "gateway"
 
     db = Database(metadata, relay=False)

@@ -156,6 +156,22 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "assignment.return_withdrawn": {
         "return_id": 3, "assignment_id": 1, "ticket_no": TICKET, "department_code": "CG",
         "at": AT, "reason": "承办单位已答复，退单申请自动撤回", "superseded": "approved"},
+    "ticket.recalled": {
+        "ticket_no": TICKET, "round": 1, "at": AT, "actor": "dispatcher1",
+        "reason": "派错单位，撤回改派", "assignment_ids": [1, 2], "departments": ["CG", "HB"]},
+    "assignment.progress_noted": {
+        "note_id": 4, "assignment_id": 1, "ticket_no": TICKET, "department_code": "CG",
+        "note": "已安排现场核查", "at": AT, "actor": "apikey:ab12cd34"},
+    "delivery.delivered": {
+        "delivery_id": 9, "department_code": "CG", "endpoint_id": 2, "feed_seq": 17,
+        "feed_type": "assignment.dispatched", "ticket_no": TICKET, "attempts": 1,
+        "status_code": 200, "latency_ms": 12, "created_at": AT, "at": AT},
+    "delivery.dead_lettered": {
+        "delivery_id": 9, "department_code": "CG", "endpoint_id": 2, "feed_seq": 17,
+        "feed_type": "assignment.urged", "ticket_no": None, "attempts": 40, "created_at": AT,
+        "at": AT, "last_error": "HTTP 503"},
+    "delivery.replayed": {
+        "delivery_id": 9, "department_code": "CG", "at": AT, "actor": "admin"},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).
@@ -179,6 +195,8 @@ DATETIME_FIELD = {
     "instruction.read": "at", "instruction.completed": "completed_at", "instruction.overdue": "due",
     "instruction.urged": "issued_at",
     "assignment.return_withdrawn": "at",
+    "ticket.recalled": "at", "assignment.progress_noted": "at", "delivery.delivered": "at",
+    "delivery.dead_lettered": "created_at", "delivery.replayed": "at",
 }
 
 
