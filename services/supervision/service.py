@@ -25,6 +25,7 @@ from services.supervision.entrypoints.facts import FactEntrypoints
 from services.supervision.entrypoints.instructions import InstructionEntrypoints
 from services.supervision.entrypoints.lifecycle import LifecycleEntrypoints
 from services.supervision.entrypoints.oversight import OversightEntrypoints
+from services.supervision.entrypoints.recalls import RecallEntrypoints
 from services.supervision.entrypoints.rechecks import RecheckEntrypoints
 from services.supervision.entrypoints.returns import ReturnEntrypoints
 from services.supervision.entrypoints.urging import UrgingEntrypoints
@@ -38,8 +39,8 @@ __all__ = ["OutOfOrder", "SupervisionService"]
 
 class SupervisionService(FactEntrypoints, LifecycleEntrypoints, ClockEntrypoints,
                          CallbackEntrypoints, ExtensionEntrypoints, ReturnEntrypoints,
-                         UrgingEntrypoints, OversightEntrypoints, RecheckEntrypoints,
-                         InstructionEntrypoints, Operations):
+                         RecallEntrypoints, UrgingEntrypoints, OversightEntrypoints,
+                         RecheckEntrypoints, InstructionEntrypoints, Operations):
     name = "supervision"
 
     db = Database(metadata)

@@ -112,6 +112,14 @@ class SupervisionBase:
             raise OutOfOrder(f"no clock yet for assignment {assignment_id}")
         return clock
 
+    def _round_after(self, ticket_no: str, at: datetime, exclude: list[int]) -> bool:
+        """Whether a round of this order was dispatched after ``at``: a clock (other than
+        ``exclude``) started later. A passed-down clock keeps its old start, so 下派 is not a
+        new round."""
+        return self.db.session.scalar(select(Clock.assignment_id).where(
+            Clock.ticket_no == ticket_no, Clock.assignment_id.not_in(exclude),
+            Clock.started_at > at).limit(1)) is not None
+
     def _own_clock(self, assignment_id: int, department_code: str) -> Clock:
         """The clock of a department's own assignment; another department's is not found."""
         clock = self.db.session.get(Clock, assignment_id)

@@ -48,8 +48,13 @@ class ClockEntrypoints(SupervisionBase):
     def _apply_assignment_signed(self, d: dict[str, Any], event: Event) -> None:
         clock = self._clock_or_retry(d["assignment_id"])
         clock.signed_at = clock.signed_at or d["signed_at"]
-        clock.next_check_at = urging.next_check(_view(clock), d["signed_at"])
+        # a clock that stopped (returned, passed down, recalled) is not urged again
+        clock.next_check_at = None if clock.stopped_at is not None else \
+            urging.next_check(_view(clock), d["signed_at"])
         state = self._state_or_retry(d["ticket_no"])
+        if clock.stopped_at is not None and self._round_after(
+                clock.ticket_no, clock.started_at, [clock.assignment_id]):
+            return  # a late sign of a withdrawn round: kept on its clock, the next round's own
         if d["role"] == "lead" and domain.can("lead_sign", state.status):
             self._move(state, "lead_sign", d["actor"], f"{d['department_code']} 签收 signed")
         elif d["role"] == "lead" and state.status == "return_requested":

@@ -7,7 +7,9 @@ Each fact is applied by ``_apply_<type>`` in the module of its concept:
   :mod:`.lifecycle`;
 - ``ticket.dispatched``, ``assignment.signed``, ``assignment.replied``,
   ``assignment.passed_down``, ``assignment.opinion_submitted``: :mod:`.clocks`;
-- ``ticket.linked``: :mod:`.callbacks`; ``ticket.problem_flagged``: :mod:`.oversight`.
+- ``ticket.linked``: :mod:`.callbacks`; ``ticket.problem_flagged``: :mod:`.oversight`;
+- ``ticket.recalled``: :mod:`.recalls` (on the lifecycle queue, so that it is applied after
+  the dispatch, sign and reply it follows and before the next round's dispatch).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from shared.messaging import event_handler
 
 class FactEntrypoints(SupervisionBase):
     @event_handler("ticket.registered", "ticket.pending_dispatch", "ticket.dispatched",
-                   "assignment.signed", "assignment.replied", "ticket.resolved_at_intake")
+                   "assignment.signed", "assignment.replied", "ticket.resolved_at_intake",
+                   "ticket.recalled")
     def on_lifecycle_fact(self, event: Event) -> None:
         if not self.db.claim(event):
             return

@@ -66,7 +66,8 @@ class ReturnEntrypoints(SupervisionBase):
             raise NotFound(f"退单申请不存在 return {return_id} not found", {"return_id": return_id})
         bind(ticket_no=req.ticket_no)
         if req.state != "pending":
-            raise Conflict(f"该退单申请已审定 (decision on a {req.state} return)",
+            done = "失效（派单已撤回）" if req.state == domain.LAPSED else "审定"
+            raise Conflict(f"该退单申请已{done} (decision on a {req.state} return)",
                            {"action": "decide_return", "state": req.state})
         state = self._state(req.ticket_no)
         now = utcnow()
