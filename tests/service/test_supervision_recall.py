@@ -9,11 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from services.supervision.dependencies import build_calendar
+from services.supervision.entrypoints.urging import _advance_clocks
+from services.supervision.models import Clock
 from services.supervision.policy import SlaPolicy
 from services.supervision.service import OutOfOrder, SupervisionService
+from shared.database import Database, ensure_database
 from shared.errors import Conflict
+from shared.migrations import metadata_of, upgrade
 from tests.service.conftest import Worker, outbox
 from tests.service.test_supervision_service import DISPATCHED_AT, NO, SH, dispatch, event
 
@@ -214,3 +220,36 @@ class TestStaleRecall:
         assert state["status"] == "dispatched"  # round 2 is not signed by round 1's lead
         worker.sweep((again + timedelta(days=60)).isoformat())
         assert {u["assignment_id"] for u in worker.get_state(NO)["urges"]} == {21}
+
+
+@pytest.fixture
+def supervision_db(database_urls: dict[str, str]) -> Any:
+    """A migrated supervision database on each backend (the sweep's statements differ)."""
+    url = database_urls["supervision"]
+    ensure_database(url)
+    upgrade("supervision", url)
+    db = Database.standalone(metadata_of("supervision"), url, "supervision")
+    yield db
+    db.engine.dispose()
+
+
+def test_a_sweep_batch_read_before_the_recall_does_not_re_arm_its_clocks(
+        supervision_db: Any) -> None:
+    db = supervision_db
+    config = {"WORKING_HOURS": [["08:30", "12:00"], ["13:30", "17:30"]],
+              "TIMEZONE": "Asia/Shanghai"}
+    worker = Worker(SupervisionService, db, consumer="supervision.on_lifecycle_fact",
+                    calendar=lambda session: build_calendar(config, session), policy=SlaPolicy())
+    dispatch(worker, assists={9: "gongan"})
+    worker.on_lifecycle_fact(recalled(DISPATCHED_AT + timedelta(hours=1), ids=(7,)))
+    # what a sweep that read both clocks before the recall committed then writes
+    due = DISPATCHED_AT + timedelta(days=3)
+    with db.engine.begin() as conn:
+        with Session(bind=conn) as session:
+            _advance_clocks(session, [(7, due), (9, due)], {7, 9})
+            session.flush()
+    with db.engine.connect() as conn:
+        rows = {r.assignment_id: r for r in conn.execute(select(Clock.__table__))}
+    assert rows[7].next_check_at is None and rows[7].stopped_at is not None
+    assert rows[9].next_check_at is not None  # the running one is advanced as before
+    assert rows[7].overdue and rows[9].overdue

@@ -32,6 +32,7 @@ class ExtensionEntrypoints(SupervisionBase):
         form = load_or_invalid(ExtensionRequestSchema(), payload)
         session = self.db.session
         clock = self._own_clock(assignment_id, department_code)
+        session.refresh(clock, with_for_update=True)  # a recall at the same moment: wait
         now = utcnow()
         already = session.scalar(select(Extension.id).where(Extension.assignment_id == assignment_id))
         domain.check_extension_request(clock.replied_at is not None, now, clock.handle_due,
@@ -63,7 +64,9 @@ class ExtensionEntrypoints(SupervisionBase):
             raise NotFound(f"延期申请不存在 extension {extension_id} not found",
                            {"extension_id": extension_id})
         bind(ticket_no=ext.ticket_no)
-        clock = session.get(Clock, ext.assignment_id)
+        # a recall (or a request) on this assignment at the same moment: wait for it
+        clock = session.get(Clock, ext.assignment_id, with_for_update=True,
+                            populate_existing=True)
         domain.check_extension_decision(ext.state, stopped=clock.stopped_at is not None)
         now = utcnow()
         ext.state = "approved" if form["approve"] else "rejected"

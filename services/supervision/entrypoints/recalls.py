@@ -12,8 +12,14 @@ from typing import Any
 from sqlalchemy import select
 
 from services.supervision import domain
-from services.supervision.entrypoints.base import SupervisionBase
-from services.supervision.models import Extension, ReturnRequest, SupervisionOrder
+from services.supervision.entrypoints.base import OutOfOrder, SupervisionBase
+from services.supervision.models import (
+    Clock,
+    Extension,
+    ReturnRequest,
+    SupervisionOrder,
+    TicketState,
+)
 from shared.events import Event
 
 log = logging.getLogger(__name__)
@@ -22,9 +28,20 @@ log = logging.getLogger(__name__)
 class RecallEntrypoints(SupervisionBase):
     def _apply_ticket_recalled(self, d: dict[str, Any], event: Event) -> None:
         session = self.db.session
-        state = self._state_or_retry(d["ticket_no"])
+        # PostgreSQL: the order, then the round's clocks, locked until this commits, so that a
+        # center's decision or a department's request on them at the same moment waits and
+        # then finds them stopped (decide_extension and request_extension lock the clock)
+        state = session.get(TicketState, d["ticket_no"], with_for_update=True,
+                            populate_existing=True)
+        if state is None:
+            raise OutOfOrder(f"no state yet for {d['ticket_no']}")
         ids = list(dict.fromkeys(d["assignment_ids"]))
-        clocks = [self._clock_or_retry(i) for i in ids]  # each was started by its dispatch
+        clocks = list(session.scalars(select(Clock).where(Clock.assignment_id.in_(ids))
+                                      .order_by(Clock.assignment_id).with_for_update()
+                                      .execution_options(populate_existing=True)))
+        missing = set(ids) - {c.assignment_id for c in clocks}
+        if missing:  # each is started by its dispatch (or 下派) fact
+            raise OutOfOrder(f"no clock yet for assignment {min(missing)}")
         at = d["at"]
         for clock in clocks:  # one that had answered (an assist's opinion) keeps its answer
             if clock.replied_at is None and clock.stopped_at is None:

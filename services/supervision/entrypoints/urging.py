@@ -56,13 +56,18 @@ _CLAIM_URGES = {
         "ORDER BY ord ON CONFLICT (auto_key) DO NOTHING RETURNING id, auto_key"
     ).bindparams(bindparam("issued_at", type_=UtcDateTime())),
 }
-_ADVANCE_CLOCKS = {  # rows [assignment id, next check or null, breached now]
+# rows [assignment id, next check or null, breached now]; a clock stopped since the batch was
+# read (returned, passed down, recalled, ended by the lead's reply: PostgreSQL re-reads the row
+# after waiting for that commit) is not re-armed
+_ADVANCE_CLOCKS = {
     "sqlite": text(
-        "UPDATE clock SET next_check_at = json_extract(v.value, '$[1]'), "
+        "UPDATE clock SET next_check_at = CASE WHEN clock.stopped_at IS NULL "
+        "THEN json_extract(v.value, '$[1]') END, "
         "overdue = (clock.overdue OR json_extract(v.value, '$[2]')) FROM json_each(:rows) AS v "
         "WHERE clock.assignment_id = json_extract(v.value, '$[0]')"),
     "postgresql": text(
-        "UPDATE clock SET next_check_at = CAST(v.r->>1 AS TIMESTAMP WITH TIME ZONE), "
+        "UPDATE clock SET next_check_at = CASE WHEN clock.stopped_at IS NULL "
+        "THEN CAST(v.r->>1 AS TIMESTAMP WITH TIME ZONE) END, "
         "overdue = clock.overdue OR CAST(v.r->>2 AS BOOLEAN) "
         "FROM json_array_elements(CAST(:rows AS JSON)) AS v (r) "
         "WHERE clock.assignment_id = CAST(v.r->>0 AS INTEGER)"),
