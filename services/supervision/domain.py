@@ -34,6 +34,11 @@ TRANSITIONS: dict[str, dict[str | None, str]] = {
     # the lead's reply crossed the center's approval of its return: the approval is void and
     # the order is back with the department (then replied); see status_after_rejected_return
     "reinstate": {"pending_dispatch": "dispatched"},
+    # 撤回派单 (改派): the center withdrew the current round before its lead replied (sent to
+    # the wrong department); the order waits for a dispatcher again. Extensions do not change
+    # the status, so there is no extension status to recall from. See :func:`recall_moves`.
+    "recall": {"dispatched": "pending_dispatch", "in_progress": "pending_dispatch",
+               "return_requested": "pending_dispatch"},
 }
 
 RETURN_REASONS = {"function": "职能不符", "territory": "属地不符", "ownership": "权属不清",
@@ -44,7 +49,14 @@ ACTION_NAMES = {
     "dispatch": "派单", "lead_sign": "签收", "lead_reply": "答复", "close": "办结",
     "callback": "回访", "reopen": "重办", "request_return": "申请退单",
     "approve_return": "同意退单", "reject_return": "驳回退单", "withdraw_return": "撤回退单", "reinstate": "恢复办理",
+    "recall": "撤回派单",
 }
+
+# The state of a department's pending request (延期 extension, 退单 return) whose assignment
+# was recalled: it is no longer decided, and it is neither approved nor rejected (a lapsed
+# return is not counted as 无正当理由退件).
+LAPSED = "lapsed"
+_DECIDED = {"approved": "批准", "rejected": "驳回", LAPSED: "失效"}
 
 
 def transition(action: str, status: str | None) -> str:
@@ -128,13 +140,32 @@ def check_extension_decision(state: str, *, stopped: bool = False) -> None:
     """延期审批 of a pending request whose assignment is still running: an approval must not
     re-arm the clock of an assignment given back or passed down in the meantime."""
     if state != "pending":
-        raise Conflict(f"该延期申请已{ {'approved': '批准', 'rejected': '驳回'}.get(state, state)}"
+        raise Conflict(f"该延期申请已{_DECIDED.get(state, state)}"
                        f" (decision on a {state} extension)",
                        {"action": "decide_extension", "state": state})
     if stopped:
         raise Conflict("该承办任务已结束（已退单或已下派），延期申请不再审批 "
                        "(the assignment has stopped)",
                        {"action": "decide_extension", "state": "stopped"})
+
+
+def recall_moves(status: str | None, later_round: bool) -> bool:
+    """Whether a recall (撤回派单) of a round moves the order back to 待派单.
+
+    Dispatch takes either the lead's reply of a round or its recall, never both (it refuses a
+    recall once the lead replied, and a reply once the round is recalled), and reports both on
+    the queue supervision applies lifecycle facts from, in that order. They can still meet
+    here out of order when one of them was retried (a fact that came before what it depends
+    on), so a recall that is stale does not move the order, and is logged and ignored:
+
+    - the order was already replied (or closed, or reopened …): the reply stands — the
+      citizen was answered, as when a reply crosses a return (see :func:`transition`'s
+      ``withdraw_return`` and ``reinstate``); only the recalled assignments' clocks that had
+      not answered stop;
+    - a later round was dispatched after the recall (``later_round``): that round's status is
+      not the recalled one's to change.
+    """
+    return not later_round and can("recall", status)
 
 
 def status_after_rejected_return(status_before: str) -> str:

@@ -149,7 +149,7 @@ class Extension(Base):
     reason: Mapped[str] = mapped_column(String(500))
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     requested_by: Mapped[str] = mapped_column(String(50))
-    state: Mapped[str] = mapped_column(String(10))  # pending | approved | rejected
+    state: Mapped[str] = mapped_column(String(10))  # pending | approved | rejected | lapsed
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(50))
     decision_note: Mapped[str | None] = mapped_column(String(500))
@@ -171,7 +171,7 @@ class ReturnRequest(Base):
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
     requested_by: Mapped[str] = mapped_column(String(50))
     status_before: Mapped[str] = mapped_column(String(24))
-    state: Mapped[str] = mapped_column(String(10))  # pending | approved | rejected | withdrawn
+    state: Mapped[str] = mapped_column(String(10))  # pending | approved | rejected | withdrawn | lapsed
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(50))
     decision_note: Mapped[str | None] = mapped_column(String(500))

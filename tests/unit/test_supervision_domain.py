@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from services.supervision.domain import (
+    LAPSED,
     MAX_CALLBACK_ATTEMPTS,
     TRANSITIONS,
     callback_outcome,
@@ -18,6 +19,7 @@ from services.supervision.domain import (
     check_callback,
     check_extension_decision,
     check_extension_request,
+    recall_moves,
     transition,
 )
 from shared.errors import Conflict, Invalid
@@ -46,6 +48,10 @@ ALLOWED: list[tuple[str, str | None, str]] = [
     ("reject_return", "return_requested", "dispatched"),
     ("withdraw_return", "return_requested", "dispatched"),
     ("reinstate", "pending_dispatch", "dispatched"),
+    # 撤回派单: the current round withdrawn before the lead replied → waits for dispatch
+    ("recall", "dispatched", "pending_dispatch"),
+    ("recall", "in_progress", "pending_dispatch"),
+    ("recall", "return_requested", "pending_dispatch"),
 ]
 ACTIONS = sorted(TRANSITIONS)
 ALL_STATES: list[str | None] = [None, *STATUSES]
@@ -99,6 +105,32 @@ class TestTransitions:
     def test_unknown_action_is_a_programming_error(self) -> None:
         with pytest.raises(KeyError):
             transition("teleport", "registered")
+
+    @pytest.mark.parametrize("status", ["registered", "pending_dispatch", "replied", "reopened",
+                                        "closed", "resolved_at_intake"])
+    def test_a_recall_is_refused_where_no_round_is_out_with_departments(self,
+                                                                       status: str) -> None:
+        with pytest.raises(Conflict) as info:
+            transition("recall", status)
+        assert info.value.details == {"action": "recall", "state": status}
+        assert "撤回派单" in info.value.message
+
+
+class TestRecall:
+    @pytest.mark.parametrize("status", ["dispatched", "in_progress", "return_requested"])
+    def test_the_current_rounds_recall_moves_the_order_back_to_dispatch(self,
+                                                                        status: str) -> None:
+        assert recall_moves(status, later_round=False)
+
+    @pytest.mark.parametrize("status", ["dispatched", "in_progress", "return_requested"])
+    def test_a_recall_overtaken_by_a_later_round_moves_nothing(self, status: str) -> None:
+        assert not recall_moves(status, later_round=True)
+
+    @pytest.mark.parametrize("status", ["replied", "closed", "reopened", "pending_dispatch",
+                                        "registered", "resolved_at_intake", None])
+    def test_a_recall_that_crossed_a_reply_or_came_late_moves_nothing(
+            self, status: str | None) -> None:
+        assert not recall_moves(status, later_round=False)  # the reply stands
 
 
 class TestCheckCallback:
@@ -187,6 +219,12 @@ class TestExtensionRules:
             with pytest.raises(Conflict) as info:
                 check_extension_decision(state, stopped=stopped)
             assert info.value.details == {"action": "decide_extension", "state": named}
+
+    def test_a_lapsed_request_is_not_decided(self) -> None:
+        with pytest.raises(Conflict) as info:
+            check_extension_decision(LAPSED)
+        assert info.value.details == {"action": "decide_extension", "state": "lapsed"}
+        assert "失效" in info.value.message
 
 
 # -- random walks over the lifecycle ----------------------------------------------------------
