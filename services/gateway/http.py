@@ -141,6 +141,9 @@ def route(method: str, path: str, *, summary: str, action: str | None,
           department_scoped: bool = False, idempotent: bool = False) -> Any:
     """Declare a route. Its call goes through the service's ``run_route(spec, call, request)``
     when the service has one (the gateway's: idempotency keys, auditing refusals)."""
+    if idempotent and (action is None or method == "GET"):
+        raise ValueError(f"{path}: only protected actions take an Idempotency-Key")
+
     def decorate(fn: Any) -> Any:
         spec = RouteSpec(method, path, fn.__name__, summary, action, body, query,
                          department_scoped=department_scoped, idempotent=idempotent)

@@ -794,7 +794,7 @@ class GatewayService(EndpointRoutes, Open311Routes):
             log.exception("audit entry not written", extra={"route": spec.name})
 
     def _run_idempotent(self, spec: RouteSpec, call: Any, request: Any) -> Any:
-        who = self._authorize(request, spec.action or "admin")  # 401/403 before any record
+        who = self._authorize(request, str(spec.action))  # 401/403 before any record
         key = request.headers[idempotency.HEADER]
         problem = idempotency.check_key(key)
         if problem:

@@ -112,3 +112,46 @@ class TestStorable:
                                               (503, False)])
     def test_server_errors_are_not_kept(self, status: int, kept: bool) -> None:
         assert storable(status) is kept
+
+
+class TestRoutes:
+    """The route flag: which routes take an ``Idempotency-Key``."""
+
+    @pytest.fixture(scope="class")
+    def routes(self) -> list:
+        import services.gateway.service  # noqa: F401  (registers the routes)
+        from services.gateway.http import ROUTES
+        return ROUTES
+
+    def test_every_department_action_takes_a_key(self, routes: list) -> None:
+        """A POST only departments may make (sign, reply, progress …) is what a department
+        system retries: a new one without ``idempotent=True`` fails here."""
+        from services.gateway.domain import PERMISSIONS
+
+        missing = [r.path for r in routes if r.method == "POST" and r.action
+                   and PERMISSIONS[r.action] == {"department"} and not r.idempotent]
+        assert missing == []
+
+    def test_the_inbound_routes_of_the_brief_are_flagged(self, routes: list) -> None:
+        flagged = {r.name for r in routes if r.idempotent}
+        assert {"sign", "reply", "request_extension", "request_return", "submit_opinion",
+                "pass_down", "answer_urge", "explain_supervision", "instruction_feedback",
+                "acknowledge_instruction"} <= flagged
+
+    def test_the_openapi_document_declares_the_header(self, routes: list) -> None:
+        from services.gateway.openapi import openapi_document, openapi_path
+
+        doc = openapi_document()
+        for r in routes:
+            if r.idempotent:
+                op = doc["paths"][openapi_path(r.path)][r.method.lower()]
+                assert any(p["name"] == "Idempotency-Key" and p["in"] == "header"
+                           for p in op["parameters"]), r.path
+
+    def test_a_read_cannot_be_flagged(self) -> None:
+        from services.gateway.http import route
+
+        with pytest.raises(ValueError):
+            route("GET", "/x", summary="x", action="inbox.read", idempotent=True)
+        with pytest.raises(ValueError):
+            route("POST", "/x", summary="x", action=None, idempotent=True)
