@@ -127,10 +127,10 @@ class RouteSpec:
     action: str | None  # permission name; None = public
     body: str | None = None  # name of the request schema in the OpenAPI document
     query: tuple[str, ...] = ()
-    responses: dict[int, str] = field(default_factory=dict)
-    department_scoped: bool = False
     # takes an ``Idempotency-Key`` header (services/gateway/idempotency.py)
     idempotent: bool = False
+    responses: dict[int, str] = field(default_factory=dict)
+    department_scoped: bool = False
 
 
 ROUTES: list[RouteSpec] = []
