@@ -10,8 +10,10 @@ from that record. Semantics as Stripe's and the IETF httpapi ``Idempotency-Key``
 - same key, another request (method, path, query or body) → 422 naming the header;
 - same key while the first request is still running → 409; a record left running longer than
   the lease (a gateway that died mid-request) is taken over;
-- answers below 500 are kept, failed validations (4xx) included; 5xx and "unavailable" are
-  not, so a retry may succeed;
+- successes are kept, and so are failed validations (400, 422): the same request always
+  gets the same answer. Answers that depend on the moment are not: 404 (say, an assignment
+  supervision has not heard of yet), 409 (a reply waiting for the assistants' opinions), 5xx
+  and "unavailable". Nothing happened then, and a retry with the same key may succeed later;
 - records expire after a TTL (24 h by default) and are then treated as absent.
 
 Routes opt in with ``@route(..., idempotent=True)`` (:mod:`services.gateway.http`); the
@@ -97,9 +99,14 @@ def decide(stored: Stored | None, request_fingerprint: str, now: datetime, ttl: 
     return IN_FLIGHT if stored.status is None else REPLAY
 
 
+# the caller's own mistakes: the same request will always get them
+KEPT_ERRORS = frozenset({400, 422})
+
+
 def storable(status: int) -> bool:
-    """Answers worth replaying: success and the caller's own errors, not the server's."""
-    return status < 500
+    """Answers worth replaying: successes and failed validations. Not the errors that depend
+    on the moment (404, 409, 5xx), which had no effect and may not recur."""
+    return status < 400 or status in KEPT_ERRORS
 
 
 def expired_before(now: datetime, ttl: timedelta) -> datetime:

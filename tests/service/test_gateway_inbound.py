@@ -137,20 +137,35 @@ class TestIdempotentActions:
         assert len(seen) == 1 and seen[0].details["state"] == "in_flight"
         assert dispatch.sign.call_count == 1
 
-    def test_a_client_error_is_kept_and_replayed(self, db: Any) -> None:
+    def test_a_validation_error_is_kept_and_replayed(self, db: Any) -> None:
         k, dispatch = new_key(db), Mock()
-        dispatch.sign.side_effect = Conflict("已签收 already signed",
-                                             {"action": "sign", "state": "signed"})
-        h = headers_of(k, **{"Idempotency-Key": "late"})
-        with pytest.raises(Conflict):
-            gateway(db, dispatch=dispatch).sign(
-                request("POST", "/api/v1/assignments/7/sign", h, assignment_id=7),
-                assignment_id=7)
-        status, body, headers = gateway(db, dispatch=dispatch).sign(
-            request("POST", "/api/v1/assignments/7/sign", h, assignment_id=7), assignment_id=7)
-        assert status == 409 and body["error"]["state"] == "signed"
+        dispatch.reply.side_effect = Invalid.fields({"reply": ["必填 required"]})
+        h = headers_of(k, **{"Idempotency-Key": "empty"})
+        call = lambda: gateway(db, dispatch=dispatch).reply(request(  # noqa: E731
+            "POST", "/api/v1/assignments/7/reply", h, {}, assignment_id=7), assignment_id=7)
+        with pytest.raises(Invalid):
+            call()
+        status, body, headers = call()
+        assert status == 422 and "reply" in body["error"]["fields"]
         assert headers == {"Idempotent-Replayed": "true"}
-        assert dispatch.sign.call_count == 1
+        assert dispatch.reply.call_count == 1
+
+    @pytest.mark.parametrize("refusal", [
+        Conflict("协办单位尚未提交意见", {"action": "reply", "state": "assists_pending"}),
+        NotFound("任务不存在 assignment 7 not found", {"assignment_id": 7})])
+    def test_an_answer_of_the_moment_is_not_kept_so_a_later_retry_runs(
+            self, db: Any, refusal: Exception) -> None:
+        k, dispatch = new_key(db), Mock()
+        dispatch.reply.side_effect = [refusal, {"id": 7, "state": "replied"}]
+        h = headers_of(k, **{"Idempotency-Key": "reply-when-ready"})
+        call = lambda: gateway(db, dispatch=dispatch).reply(request(  # noqa: E731
+            "POST", "/api/v1/assignments/7/reply", h, {"reply": "已处理"}, assignment_id=7),
+            assignment_id=7)
+        with pytest.raises(type(refusal)):
+            call()
+        assert call() == {"id": 7, "state": "replied"}  # the same key, now allowed
+        assert call() == (200, {"id": 7, "state": "replied"}, {"Idempotent-Replayed": "true"})
+        assert dispatch.reply.call_count == 2
 
     def test_a_server_error_is_not_kept_so_a_retry_can_succeed(self, db: Any) -> None:
         k, dispatch = new_key(db), Mock()

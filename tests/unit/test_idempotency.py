@@ -107,10 +107,11 @@ class TestDecide:
 
 
 class TestStorable:
-    @pytest.mark.parametrize("status, kept", [(200, True), (201, True), (404, True),
-                                              (409, True), (422, True), (500, False),
+    @pytest.mark.parametrize("status, kept", [(200, True), (201, True), (204, True),
+                                              (400, True), (422, True), (403, False),
+                                              (404, False), (409, False), (500, False),
                                               (503, False)])
-    def test_server_errors_are_not_kept(self, status: int, kept: bool) -> None:
+    def test_successes_and_validation_failures_are_kept(self, status: int, kept: bool) -> None:
         assert storable(status) is kept
 
 
