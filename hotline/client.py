@@ -212,6 +212,32 @@ class HotlineClient:
         return self.request("GET", "/api/v1/instructions/summary",
                             params={"from": start, "to": end, "group_by": group_by})
 
+    # -- Step 3 keys: API keys, users' activation, idempotent department actions --------------
+    def issue_api_key(self, department_code: str | None = None, name: str | None = None,
+                      scopes: list[str] | None = None) -> Any:
+        """A department system's key, or (no department) an Open311 client's; the plaintext
+        is in ``api_key`` and is shown only this once."""
+        body: dict[str, Any] = {k: v for k, v in (("department_code", department_code),
+                                                  ("name", name), ("scopes", scopes)) if v}
+        return self.request("POST", "/api/v1/admin/api-keys", json=body)
+
+    def api_keys(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/admin/api-keys", params=query)
+
+    def revoke_api_key(self, key_id: str) -> Any:
+        return self.request("DELETE", f"/api/v1/admin/api-keys/{key_id}")
+
+    def set_user_active(self, username: str, active: bool) -> Any:
+        return self.request("PUT", f"/api/v1/admin/users/{username}/active",
+                            json={"active": active})
+
+    def act(self, path: str, body: dict[str, Any] | None = None,
+            idempotency_key: str | None = None) -> Any:
+        """POST a department action (``/api/v1/assignments/7/sign`` …), with an
+        ``Idempotency-Key`` so that a retry after a timeout has no second effect."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self.request("POST", path, headers=headers, json=body)
+
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
              what: str = "condition") -> Any:

@@ -22,7 +22,7 @@ from services.gateway.domain import (
 from services.gateway.http import Unauthorized
 from services.gateway.models import ApiKey, AuditEntry, User
 from shared import auth
-from shared.errors import Forbidden
+from shared.errors import Forbidden, NotFound
 from shared.events import utcnow
 
 
@@ -79,22 +79,54 @@ def principal_of(uow: Any, config: dict[str, Any], request: Any) -> Principal:
     if api_key:
         return api_key_principal(uow, api_key)
     if header.startswith("Bearer "):
-        try:
-            claims = auth.read_token(header[7:].strip(), config["SECRET_KEY"])
-        except auth.TokenError as exc:
-            raise Unauthorized(f"令牌无效 invalid token: {exc}") from None
-        return Principal(name=claims["sub"], role=claims["role"], department_code=claims.get("dept"))
+        return token_principal(uow, config, header[7:].strip())
     raise Unauthorized("需要登录 authentication required")
+
+
+def token_principal(uow: Any, config: dict[str, Any], token: str) -> Principal:
+    """The user of a bearer token, as the user account stands now.
+
+    Tokens are stateless (signed, with an expiry), so the account is read on every request
+    (one primary-key lookup): a deactivated user's token stops working at once, and so does a
+    token whose role or department no longer matches the account (log in again). A forged or
+    malformed token is audited; an expired one is routine and is not.
+    """
+    try:
+        claims = auth.read_token(token, config["SECRET_KEY"])
+    except auth.TokenError as exc:
+        if str(exc) != "token expired":
+            audit(uow, "anonymous", "auth.token_rejected", None, {"reason": str(exc)})
+        raise Unauthorized(f"令牌无效 invalid token: {exc}") from None
+    username = str(claims.get("sub"))
+    try:
+        user = uow.session.get(User, username)
+        reason = None
+        if user is None or not user.active:
+            reason = "inactive" if user is not None else "unknown user"
+        elif user.role != claims.get("role") or user.department_code != claims.get("dept"):
+            reason = "account changed"
+        if reason:
+            _audit(uow, username[:64], "auth.token_rejected", username[:64], {"reason": reason})
+            uow.commit()
+            raise Unauthorized("令牌已失效，请重新登录 token no longer valid, log in again",
+                               {"reason": reason})
+        principal = Principal(name=user.username, role=user.role,
+                              department_code=user.department_code)
+    finally:
+        uow.rollback()
+    return principal
 
 
 def api_key_principal(uow: Any, text: str) -> Principal:
     """The principal of an API key (header ``X-Api-Key``, or Open311's ``api_key`` parameter).
 
-    Unknown, malformed or revoked → :class:`Unauthorized`, and an audit entry for a key whose
-    id was readable."""
+    Unknown, malformed or revoked → :class:`Unauthorized` and an audit entry
+    (``auth.api_key_rejected``, with the key id when one was readable). The key is read on
+    every request, so a revocation takes effect at once."""
     try:
         key_id, secret = auth.parse_api_key(text)
     except ValueError:
+        audit(uow, "anonymous", "auth.api_key_rejected", None, {"reason": "malformed"})
         raise Unauthorized("API 密钥无效 invalid API key") from None
     try:
         key = uow.session.get(ApiKey, key_id)
@@ -136,14 +168,50 @@ def create_api_key(uow: Any, department_code: str | None, name: str, actor: str,
 
 
 def revoke_api_key(uow: Any, key_id: str, actor: str) -> bool:
+    """Revoke a key (audited); revoking it again changes nothing. False if there is none."""
     try:
         key = uow.session.get(ApiKey, key_id)
         if key is None:
             return False
-        key.revoked_at = utcnow()
-        _audit(uow, actor, "api_key.revoked", key_id, {})
-        uow.commit()
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()
+            _audit(uow, actor, "api_key.revoked", key_id,
+                   {"department_code": key.department_code, "name": key.name})
+            uow.commit()
         return True
+    finally:
+        uow.rollback()
+
+
+# -- Step 3 keys: listing keys, deactivating users ---------------------------------------------
+def list_api_keys(uow: Any, department_code: str | None = None) -> list[dict[str, Any]]:
+    """Every key, newest first, without its secret (only a hash of it is kept anyway)."""
+    stmt = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.key_id)
+    if department_code:
+        stmt = stmt.where(ApiKey.department_code == department_code)
+    try:
+        return [{"key_id": k.key_id, "department_code": k.department_code, "name": k.name,
+                 "kind": "department" if k.department_code else "open311_client",
+                 "scopes": sorted(k.scopes or ()), "created_at": k.created_at.isoformat(),
+                 "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}
+                for k in uow.session.scalars(stmt)]
+    finally:
+        uow.rollback()
+
+
+def set_user_active(uow: Any, username: str, active: bool, actor: str) -> dict[str, Any]:
+    """Deactivate (or reactivate) a user; their bearer tokens stop (or resume) working on
+    the next request (:func:`token_principal`)."""
+    try:
+        user = uow.session.get(User, username)
+        if user is None:
+            raise NotFound(f"用户不存在 user {username} not found", {"username": username})
+        if user.active != active:
+            user.active = active
+            _audit(uow, actor, "user.activated" if active else "user.deactivated", username,
+                   {"role": user.role})
+            uow.commit()
+        return {"username": username, "active": active}
     finally:
         uow.rollback()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.errors import Forbidden, NotFound
+from shared.errors import Forbidden, Invalid, NotFound
 
 STAFF = {"agent", "dispatcher", "supervisor", "leader", "admin"}
 
@@ -97,9 +97,16 @@ class Principal:
 
 
 def authorize(principal: Principal, action: str) -> None:
+    """The role must be allowed ``action``; an API key must also hold its scope
+    (:func:`key_scope`). Either refusal is :class:`Forbidden` naming the action."""
     if principal.role not in PERMISSIONS[action]:
         raise Forbidden(f"无权执行此操作 role {principal.role} may not {action}",
                         {"action": action, "role": principal.role})
+    if principal.via == "api_key":
+        scope = key_scope(action)
+        if scope is None or not principal.has_scope(scope):
+            raise Forbidden(f"API 密钥无此权限范围 the API key lacks the scope {scope} "
+                            f"for {action}", {"action": action, "scope": scope})
 
 
 def require_department(principal: Principal, department_code: str) -> None:
@@ -181,3 +188,78 @@ def check_unmask_reason(reason: object) -> str | None:
     if len(reason) > 500:
         return "理由过长 reason longer than 500 characters"
     return None
+
+
+# -- Step 3 keys: API key scopes and key requests ----------------------------------------------
+def key_scope(action: str) -> str | None:
+    """The scope an API key needs for ``action`` (one of :data:`API_KEY_SCOPES`), or ``None``
+    when no key may take it (staff work: only people, by bearer token).
+
+    The rule, so a new action is covered the day it is added to :data:`PERMISSIONS`: an action
+    an Open311 client may take needs ``open311``; one a department may take (its inbound
+    actions, inbox, feed, the reference data it reads) needs ``assignments``. Open311's own
+    routes do not go through PERMISSIONS: they check ``principal.has_scope("open311")``.
+    An action not in PERMISSIONS has no scope (refused, fail closed).
+    """
+    roles = PERMISSIONS.get(action, frozenset())
+    if "open311_client" in roles:
+        return "open311"
+    if "department" in roles:
+        return "assignments"
+    return None
+
+
+def key_scopes_table() -> dict[str, str | None]:
+    """Every action with the scope an API key needs for it (for documentation and tests)."""
+    return {action: key_scope(action) for action in PERMISSIONS}
+
+
+API_KEY_NAME_MAX = 100
+
+
+def check_api_key_request(body: dict[str, Any], departments: set[str] | frozenset[str]
+                          ) -> tuple[str | None, str, list[str]]:
+    """``{department_code?, name, scopes?}`` → (department_code, name, scopes), or
+    :class:`Invalid` naming each bad field.
+
+    No department: an Open311 client's key (a citizen app, a partner portal), which needs a
+    ``name`` and may hold only :data:`CLIENT_KEY_SCOPES`. A department system's key is named
+    after its department unless named. ``scopes`` defaults to everything the kind may have.
+    """
+    errors: dict[str, list[str]] = {}
+    code = body.get("department_code")
+    if code is not None and (not isinstance(code, str) or not code):
+        errors["department_code"] = ["须为部门编码 must be a department code"]
+        code = None
+    elif code is not None and code not in departments:
+        errors["department_code"] = [f"未知部门 unknown department {code}"]
+    name = body.get("name")
+    if name is None or name == "":
+        if code is None:
+            errors["name"] = ["客户端密钥须命名 required for an Open311 client key"]
+        name = code or ""
+    elif not isinstance(name, str) or len(name) > API_KEY_NAME_MAX:
+        errors["name"] = [f"须为不超过{API_KEY_NAME_MAX}字的文本 text of at most "
+                          f"{API_KEY_NAME_MAX} characters"]
+    allowed = DEPARTMENT_KEY_SCOPES if code is not None or "department_code" in errors \
+        else CLIENT_KEY_SCOPES
+    scopes = body.get("scopes")
+    if scopes is None:
+        granted = sorted(allowed)
+    elif not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes) \
+            or not scopes:
+        errors["scopes"] = [f"须为非空列表，取值 {', '.join(API_KEY_SCOPES)} a non-empty list "
+                            "of scopes"]
+        granted = []
+    else:
+        unknown = sorted(set(scopes) - set(API_KEY_SCOPES))
+        unfit = sorted(set(scopes) - set(allowed) - set(unknown))
+        if unknown:
+            errors["scopes"] = [f"未知权限范围 unknown scope {', '.join(unknown)}"]
+        elif unfit:
+            errors["scopes"] = [f"客户端密钥只能有 open311 an Open311 client key may only "
+                                f"hold {', '.join(allowed)}, not {', '.join(unfit)}"]
+        granted = sorted(set(scopes))
+    if errors:
+        raise Invalid.fields(errors)
+    return code, str(name), granted

@@ -6,6 +6,7 @@ OpenAPI document and the access-matrix tests are generated from the same list.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -43,8 +44,13 @@ STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
+def status_of(exc: Exception) -> int | None:
+    """The HTTP status of one of our errors (:data:`STATUS`); ``None`` for anything else."""
+    return next((code for exc_type, code in STATUS if isinstance(exc, exc_type)), None)
+
+
 def error_response(exc: Exception, trace_id: str | None = None) -> Response:
-    mapped = next((code for exc_type, code in STATUS if isinstance(exc, exc_type)), None)
+    mapped = status_of(exc)
     if mapped is not None:
         status = mapped
         body: dict[str, Any] = {"code": exc.code, "message": exc.message}  # type: ignore[attr-defined]
@@ -121,6 +127,8 @@ class RouteSpec:
     action: str | None  # permission name; None = public
     body: str | None = None  # name of the request schema in the OpenAPI document
     query: tuple[str, ...] = ()
+    # takes an ``Idempotency-Key`` header (services/gateway/idempotency.py)
+    idempotent: bool = False
     responses: dict[int, str] = field(default_factory=dict)
     department_scoped: bool = False
 
@@ -130,11 +138,25 @@ ROUTES: list[RouteSpec] = []
 
 def route(method: str, path: str, *, summary: str, action: str | None,
           body: str | None = None, query: tuple[str, ...] = (),
-          department_scoped: bool = False) -> Any:
+          department_scoped: bool = False, idempotent: bool = False) -> Any:
+    """Declare a route. Its call goes through the service's ``run_route(spec, call, request)``
+    when the service has one (the gateway's: idempotency keys, auditing refusals)."""
+    if idempotent and (action is None or method == "GET"):
+        raise ValueError(f"{path}: only protected actions take an Idempotency-Key")
+
     def decorate(fn: Any) -> Any:
-        ROUTES.append(RouteSpec(method, path, fn.__name__, summary, action, body, query,
-                                department_scoped=department_scoped))
-        return JsonRoute.decorator(method, path, expected_exceptions=(HotlineError,))(fn)
+        spec = RouteSpec(method, path, fn.__name__, summary, action, body, query,
+                         department_scoped=department_scoped, idempotent=idempotent)
+        ROUTES.append(spec)
+
+        @functools.wraps(fn)
+        def entrypoint(self: Any, request: Any, **values: Any) -> Any:
+            run = getattr(self, "run_route", None)
+            if run is None:
+                return fn(self, request, **values)
+            return run(spec, partial(fn, self, request, **values), request)
+
+        return JsonRoute.decorator(method, path, expected_exceptions=(HotlineError,))(entrypoint)
     return decorate
 
 

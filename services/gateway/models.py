@@ -67,3 +67,21 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# -- Step 3 keys: idempotency records ------------------------------------------------------------
+class IdempotencyRecord(Base):
+    """One ``Idempotency-Key`` of one principal: the request's fingerprint and, once it has
+    finished, the response to replay (:mod:`services.gateway.idempotency`). ``status`` is NULL
+    while the first request is still running."""
+
+    __tablename__ = "idempotency_record"
+
+    principal: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from services.gateway.domain import PERMISSIONS
+from services.gateway.domain import PERMISSIONS, key_scope
 
 _PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 
@@ -74,8 +74,18 @@ SCHEMAS: dict[str, Any] = {
         "article_type": {"type": "string", "enum": ["policy", "guide", "responsibility", "faq"]},
         "title": {"type": "string"}, "body": {"type": "string"},
         "department_code": {"type": "string"}, "publish": {"type": "boolean"}}},
-    "ApiKeyRequest": {"type": "object", "required": ["department_code"], "properties": {
-        "department_code": {"type": "string"}, "name": {"type": "string"}}},
+    "ApiKeyRequest": {"type": "object", "description": "a department system's key "
+                      "(department_code), or without one an Open311 client's (name required)",
+                      "properties": {
+                          "department_code": {"type": "string"},
+                          "name": {"type": "string", "maxLength": 100},
+                          "scopes": {"type": "array", "minItems": 1, "uniqueItems": True,
+                                     "items": {"type": "string",
+                                               "enum": ["assignments", "open311"]},
+                                     "description": "default: every scope the kind may hold "
+                                     "(an Open311 client: open311 only)"}}},
+    "UserActive": {"type": "object", "required": ["active"],
+                   "properties": {"active": {"type": "boolean"}}},
     # -- repeat calls, caller history, links, unmasking, confidential clearance --------------------
     "Draft": {"type": "object", "description": "重复来电查重: the call being taken, as far as "
               "typed; a phone or a content is required",
@@ -223,7 +233,7 @@ def openapi_document() -> dict[str, Any]:
                       for m in _PARAM.finditer(spec.path)]
             params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}}
                        for q in spec.query]
-            if spec.path == "/api/v1/tickets" and method == "POST":
+            if spec.idempotent or (spec.path == "/api/v1/tickets" and method == "POST"):
                 params.append({"name": "Idempotency-Key", "in": "header", "required": False,
                                "schema": {"type": "string", "maxLength": 80}})
             if params:
@@ -234,6 +244,7 @@ def openapi_document() -> dict[str, Any]:
             if spec.action:
                 op["security"] = [{"bearer": []}, {"apiKey": []}]
                 op["x-roles"] = sorted(PERMISSIONS[spec.action])
+                op["x-api-key-scope"] = key_scope(spec.action)
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",

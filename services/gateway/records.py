@@ -1,14 +1,17 @@
-"""The gateway's reads and writes for repeat calls and confidentiality: clearance flags and
-the audit log's query. Each function opens and closes its own short transaction, like
+"""The gateway's reads and writes for repeat calls and confidentiality (clearance flags, the
+audit log's query) and for the inbound API's idempotency records. Each function opens and closes its own short transaction, like
 :mod:`services.gateway.access`, so no database lock is held across an RPC."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 
-from services.gateway.models import AuditEntry, User
+from services.gateway import idempotency
+from services.gateway.models import AuditEntry, IdempotencyRecord, User
 from shared.errors import Invalid, NotFound
 from shared.events import utcnow
 
@@ -73,3 +76,64 @@ def _int(text: str, name: str, low: int, high: int | None, errors: dict[str, lis
     if value < low or (high is not None and value > high):
         errors[name] = [f"超出范围 out of range {low}..{high or ''}"]
     return value
+
+
+# -- Step 3 keys: idempotency records (services/gateway/idempotency.py has the rules) ----------
+def begin_idempotent(uow: Any, principal: str, key: str, fingerprint: str, method: str,
+                     path: str, now: datetime, ttl: timedelta, lease: timedelta
+                     ) -> tuple[str, idempotency.Stored | None]:
+    """Look the key up and, when the request is to run, claim it ("in flight") in one short
+    transaction. Returns the verdict of :func:`idempotency.decide` and the stored record."""
+    try:
+        row = uow.session.get(IdempotencyRecord, (principal, key))
+        stored = None if row is None else idempotency.Stored(
+            row.fingerprint, row.created_at, row.status, row.response)
+        verdict = idempotency.decide(stored, fingerprint, now, ttl, lease)
+        if verdict == idempotency.RUN:
+            if row is None:
+                uow.session.add(IdempotencyRecord(
+                    principal=principal, key=key, fingerprint=fingerprint, method=method,
+                    path=path[:300], status=None, response=None, created_at=now))
+            else:  # expired, or abandoned in flight: start afresh
+                row.fingerprint, row.method, row.path = fingerprint, method, path[:300]
+                row.status, row.response, row.created_at = None, None, now
+            uow.commit()
+        return verdict, stored
+    except IntegrityError:  # another request claimed the key between our read and write
+        return idempotency.IN_FLIGHT, None
+    finally:
+        uow.rollback()
+
+
+def finish_idempotent(uow: Any, principal: str, key: str, status: int,
+                      response: dict[str, Any]) -> None:
+    """Keep the response of a finished request for replay."""
+    try:
+        row = uow.session.get(IdempotencyRecord, (principal, key))
+        if row is not None:
+            row.status, row.response = status, response
+            uow.commit()
+    finally:
+        uow.rollback()
+
+
+def abandon_idempotent(uow: Any, principal: str, key: str) -> None:
+    """Forget a claim whose request failed on our side (5xx): a retry runs again."""
+    try:
+        uow.session.execute(delete(IdempotencyRecord).where(
+            IdempotencyRecord.principal == principal, IdempotencyRecord.key == key,
+            IdempotencyRecord.status.is_(None)))
+        uow.commit()
+    finally:
+        uow.rollback()
+
+
+def purge_idempotency(uow: Any, before: datetime) -> int:
+    """Delete the records created before ``before`` (one indexed range delete)."""
+    try:
+        result = uow.session.execute(delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at < before))
+        uow.commit()
+        return int(result.rowcount or 0)
+    finally:
+        uow.rollback()

@@ -6,17 +6,22 @@ shape the answer. No business rule of another service lives here.
 
 from __future__ import annotations
 
+import json
+import logging
+from datetime import timedelta
 from typing import Any
 
 from nameko.dependency_providers import Config
+from nameko.timer import timer
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from services.gateway import access, records
+from services.gateway import access, idempotency, records
 from services.gateway.domain import (
     CLEARABLE_ROLES,
     Principal,
     authorize,
+    check_api_key_request,
     check_unmask_reason,
     mask_name,
     mask_phone,
@@ -26,16 +31,19 @@ from services.gateway.domain import (
     sees_every_confidential,
     visible_to,
 )
-from services.gateway.http import read_json, route
+from services.gateway.http import RouteSpec, error_response, read_json, route, status_of
 from services.gateway.models import metadata
 from services.gateway.openapi import openapi_document
 from services.gateway.pages import index_page
 from services.gateway.routes.endpoints import EndpointRoutes
 from services.gateway.routes.open311 import Open311Routes
 from shared.database import Database
-from shared.errors import Forbidden, Invalid, NotFound, Unavailable
+from shared.errors import Conflict, Forbidden, HotlineError, Invalid, NotFound, Unavailable
+from shared.events import utcnow
 from shared.logs import LogContext
 from shared.rpc import RpcClient, rpc
+
+log = logging.getLogger(__name__)
 
 SERVICES = ("intake", "dispatch", "supervision", "knowledge", "reporting")
 
@@ -115,9 +123,12 @@ class GatewayService(EndpointRoutes, Open311Routes):
             if article is None or article["status"] != "published":
                 raise Invalid.fields({"resolution": {"article_id": [
                     f"引用的资料不存在或未发布 article {article_id} is not published"]}})
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not 1 <= len(key) <= 80:
-            raise Invalid.fields({"Idempotency-Key": ["长度须为1到80 length must be 1..80"]})
+        # intake keeps this key itself (one order per key, replayed with 200): the same header
+        # rule as the department routes' (services/gateway/idempotency.py), not the same store
+        key = request.headers.get(idempotency.HEADER)
+        problem = idempotency.check_key(key)
+        if problem:
+            raise Invalid.fields({idempotency.HEADER: [problem]})
         ticket = self.intake.register_ticket(body, who.as_actor(),
                                              f"{who.name}:{key}" if key else None)
         replayed = ticket.pop("replayed", False)
@@ -357,7 +368,8 @@ class GatewayService(EndpointRoutes, Open311Routes):
 
     @route("POST", "/api/v1/assignments/<int:assignment_id>/opinion",
            summary="提交协办意见 Submit an assisting department's opinion",
-           action="assignment.act", body="Opinion", department_scoped=True)
+           action="assignment.act", body="Opinion", department_scoped=True,
+           idempotent=True)
     def submit_opinion(self, request: Any, assignment_id: int) -> Any:
         who = self._authorize(request, "assignment.act")
         return self.dispatch.submit_opinion(assignment_id, who.department_code,
@@ -365,7 +377,8 @@ class GatewayService(EndpointRoutes, Open311Routes):
 
     @route("POST", "/api/v1/assignments/<int:assignment_id>/pass-down",
            summary="下派 Pass an assignment down to one of the department's own units",
-           action="assignment.act", body="PassDown", department_scoped=True)
+           action="assignment.act", body="PassDown", department_scoped=True,
+           idempotent=True)
     def pass_down(self, request: Any, assignment_id: int) -> Any:
         who = self._authorize(request, "assignment.act")
         return 201, self.dispatch.pass_down(assignment_id, who.department_code,
@@ -423,7 +436,8 @@ class GatewayService(EndpointRoutes, Open311Routes):
 
     @route("POST", "/api/v1/supervision-orders/<int:order_id>/explanation",
            summary="督办说明 The supervised department explains", action="supervision.explain",
-           body="Explanation", department_scoped=True)
+           body="Explanation", department_scoped=True,
+           idempotent=True)
     def explain_supervision(self, request: Any, order_id: int) -> Any:
         who = self._authorize(request, "supervision.explain")
         return self.supervision.explain_supervision(order_id, who.department_code,
@@ -439,7 +453,8 @@ class GatewayService(EndpointRoutes, Open311Routes):
 
     @route("POST", "/api/v1/urges/<int:urge_id>/answer",
            summary="催办答复 The urged department answers", action="urge.answer",
-           body="UrgeAnswer", department_scoped=True)
+           body="UrgeAnswer", department_scoped=True,
+           idempotent=True)
     def answer_urge(self, request: Any, urge_id: int) -> Any:
         who = self._authorize(request, "urge.answer")
         return self.supervision.answer_urge(urge_id, who.department_code, read_json(request),
@@ -535,7 +550,8 @@ class GatewayService(EndpointRoutes, Open311Routes):
 
     @route("POST", "/api/v1/instructions/<int:instruction_id>/feedback",
            summary="承办单位反馈 A unit's feedback", action="instruction.respond",
-           body="InstructionFeedback", department_scoped=True)
+           body="InstructionFeedback", department_scoped=True,
+           idempotent=True)
     def instruction_feedback(self, request: Any, instruction_id: int) -> Any:
         who = self._authorize(request, "instruction.respond")
         return 201, self.supervision.submit_instruction_feedback(
@@ -560,7 +576,8 @@ class GatewayService(EndpointRoutes, Open311Routes):
 
     @route("POST", "/api/v1/instructions/<int:instruction_id>/read",
            summary="阅件阅知 Acknowledge reading", action="instruction.respond",
-           department_scoped=True)
+           department_scoped=True,
+           idempotent=True)
     def acknowledge_instruction(self, request: Any, instruction_id: int) -> Any:
         who = self._authorize(request, "instruction.respond")
         return self.supervision.acknowledge_instruction(instruction_id, self._viewer(who),
@@ -590,13 +607,15 @@ class GatewayService(EndpointRoutes, Open311Routes):
         return result
 
     @route("POST", "/api/v1/assignments/<int:assignment_id>/sign", summary="签收 Sign for an assignment",
-           action="assignment.act", department_scoped=True)
+           action="assignment.act", department_scoped=True,
+           idempotent=True)
     def sign(self, request: Any, assignment_id: int) -> Any:
         who = self._authorize(request, "assignment.act")
         return self.dispatch.sign(assignment_id, who.department_code, who.as_actor())
 
     @route("POST", "/api/v1/assignments/<int:assignment_id>/reply", summary="答复 Reply (lead department)",
-           action="assignment.act", body="Reply", department_scoped=True)
+           action="assignment.act", body="Reply", department_scoped=True,
+           idempotent=True)
     def reply(self, request: Any, assignment_id: int) -> Any:
         who = self._authorize(request, "assignment.act")
         return self.dispatch.reply(assignment_id, who.department_code, read_json(request),
@@ -604,7 +623,8 @@ class GatewayService(EndpointRoutes, Open311Routes):
 
     @route("POST", "/api/v1/assignments/<int:assignment_id>/extension",
            summary="申请延期 Request an extension", action="assignment.act", body="Extension",
-           department_scoped=True)
+           department_scoped=True,
+           idempotent=True)
     def request_extension(self, request: Any, assignment_id: int) -> Any:
         who = self._authorize(request, "assignment.act")
         return 201, self.supervision.request_extension(assignment_id, who.department_code,
@@ -619,7 +639,8 @@ class GatewayService(EndpointRoutes, Open311Routes):
 
     @route("POST", "/api/v1/assignments/<int:assignment_id>/return",
            summary="申请退单 Request a return (lead department)", action="assignment.act",
-           body="Return", department_scoped=True)
+           body="Return", department_scoped=True,
+           idempotent=True)
     def request_return(self, request: Any, assignment_id: int) -> Any:
         who = self._authorize(request, "assignment.act")
         return 201, self.supervision.request_return(assignment_id, who.department_code,
@@ -664,17 +685,41 @@ class GatewayService(EndpointRoutes, Open311Routes):
         return self.knowledge.get_article(article_id)
 
     # -- administration ----------------------------------------------------------------------
-    @route("POST", "/api/v1/admin/api-keys", summary="为部门系统签发 API 密钥 Issue an API key",
+    # -- Step 3 keys: API keys, users' activation --------------------------------------------
+    @route("POST", "/api/v1/admin/api-keys", summary="签发 API 密钥 Issue an API key: a "
+           "department system's (department_code) or, without one, an Open311 client's",
            action="admin", body="ApiKeyRequest")
     def create_api_key(self, request: Any) -> Any:
         who = self._authorize(request, "admin")
         body = read_json(request)
-        code = body.get("department_code")
-        if not code:
-            raise Invalid.fields({"department_code": ["必填 required"]})
-        if code not in {d["code"] for d in self.dispatch.departments()}:
-            raise Invalid.fields({"department_code": [f"未知部门 unknown department {code}"]})
-        return 201, access.create_api_key(self.db, code, body.get("name") or code, who.as_actor())
+        known = {d["code"] for d in self.dispatch.departments()} \
+            if body.get("department_code") is not None else set()
+        code, name, scopes = check_api_key_request(body, known)
+        return 201, access.create_api_key(self.db, code, name, who.as_actor(), scopes)
+
+    @route("GET", "/api/v1/admin/api-keys", summary="API 密钥列表（不含密钥） API keys, "
+           "without their secrets", action="admin", query=("department_code",))
+    def list_api_keys(self, request: Any) -> Any:
+        self._authorize(request, "admin")
+        return {"items": access.list_api_keys(self.db, request.args.get("department_code"))}
+
+    @route("PUT", "/api/v1/admin/users/<username>/active", summary="停用/启用用户 Deactivate "
+           "(or reactivate) a user: their tokens stop working at once", action="admin",
+           body="UserActive")
+    def set_user_active(self, request: Any, username: str) -> Any:
+        who = self._authorize(request, "admin")
+        body = read_json(request)
+        if not isinstance(body.get("active"), bool):
+            raise Invalid.fields({"active": ["必填，true 或 false required boolean"]})
+        if username == who.name and not body["active"]:
+            raise Invalid.fields({"active": ["不能停用自己 you cannot deactivate yourself"]})
+        return access.set_user_active(self.db, username, body["active"], who.as_actor())
+
+    @timer(interval=3600)
+    def purge_idempotency_records(self) -> None:
+        """Idempotency records older than their TTL are dead weight (they no longer count)."""
+        records.purge_idempotency(self.db, idempotency.expired_before(
+            utcnow(), self._idempotency_ttl()))
 
     @route("DELETE", "/api/v1/admin/api-keys/<key_id>", summary="吊销 API 密钥 Revoke an API key",
            action="admin")
@@ -702,9 +747,109 @@ class GatewayService(EndpointRoutes, Open311Routes):
 
     # -- helpers -----------------------------------------------------------------------------
     def _authorize(self, request: Any, action: str) -> Principal:
-        who = access.principal_of(self.db, self.config, request)
+        who = self._principal(request)
         authorize(who, action)
         return who
+
+    def _principal(self, request: Any) -> Principal:
+        """The caller, read once per request (nameko makes a service instance per worker)."""
+        cached = self.__dict__.get("_caller")
+        if cached is None or cached[0] is not request:
+            cached = self.__dict__["_caller"] = (request, access.principal_of(
+                self.db, self.config, request))
+        return cached[1]
+
+    # -- Step 3 keys: every route's call: refusals audited, idempotency keys ---------------------
+    def run_route(self, spec: RouteSpec, call: Any, request: Any) -> Any:
+        """How :func:`services.gateway.http.route` calls each route of this service."""
+        try:
+            if spec.idempotent and request.headers.get(idempotency.HEADER) is not None:
+                return self._run_idempotent(spec, call, request)
+            return call()
+        except (Forbidden, NotFound) as exc:
+            self._audit_refusal(spec, request, exc)
+            raise
+
+    def _audit_refusal(self, spec: RouteSpec, request: Any, exc: Exception) -> None:
+        """``access.denied``: every 403 of a protected route, and every 404 a department
+        (user or system) gets on a department-scoped route — another department's order or
+        assignment is "not found" to it, and the attempt is on record."""
+        cached = self.__dict__.get("_caller")
+        who = cached[1] if cached is not None and cached[0] is request else None
+        status = 403 if isinstance(exc, Forbidden) else 404
+        if spec.action is None or who is None or (
+                status == 404 and not (spec.department_scoped and who.role == "department")):
+            return
+        values = getattr(request, "path_values", None) or {}
+        target = ",".join(f"{k}={v}" for k, v in values.items())[:64] or None
+        detail = {"route": f"{request.method} {spec.path}", "path": request.path,
+                  "status": status, "action": spec.action, "role": who.role,
+                  "department_code": who.department_code, "via": who.via,
+                  "reason": getattr(exc, "message", str(exc))[:200]}
+        detail.update({k: v for k, v in getattr(exc, "details", {}).items()
+                       if k in ("scope", "action") and v is not None})
+        try:
+            access.audit(self.db, who.as_actor(), "access.denied", target, detail)
+        except Exception:  # noqa: BLE001 - the refusal stands even if the log is unavailable
+            log.exception("audit entry not written", extra={"route": spec.name})
+
+    def _run_idempotent(self, spec: RouteSpec, call: Any, request: Any) -> Any:
+        who = self._authorize(request, str(spec.action))  # 401/403 before any record
+        key = request.headers[idempotency.HEADER]
+        problem = idempotency.check_key(key)
+        if problem:
+            raise Invalid.fields({idempotency.HEADER: [problem]})
+        fingerprint = idempotency.fingerprint(request.method, request.path,
+                                              request.query_string.decode("latin-1"),
+                                              request.get_data())
+        verdict, stored = records.begin_idempotent(
+            self.db, who.name, key, fingerprint, request.method, request.path, utcnow(),
+            self._idempotency_ttl(), timedelta(seconds=float(self.config.get(
+                "IDEMPOTENCY_LEASE_SECONDS", idempotency.DEFAULT_LEASE_SECONDS))))
+        if verdict == idempotency.MISMATCH:
+            raise Invalid.fields({idempotency.HEADER: [
+                "幂等键已用于另一请求 Idempotency-Key reused for a different request"]})
+        if verdict == idempotency.IN_FLIGHT:
+            raise Conflict("同一幂等键的请求仍在处理中 a request with this Idempotency-Key is "
+                           "still in flight", {"action": spec.name, "state": "in_flight"})
+        if verdict == idempotency.REPLAY and stored is not None:
+            kept = stored.response or {}
+            return (stored.status, kept.get("body"),
+                    {**kept.get("headers", {}), idempotency.REPLAYED_HEADER: "true"})
+        try:
+            result = call()
+        except HotlineError as exc:
+            status = status_of(exc) or 500
+            if idempotency.storable(status):
+                body = json.loads(error_response(exc).get_data(as_text=True))
+                records.finish_idempotent(self.db, who.name, key, status, {"body": body})
+            else:
+                records.abandon_idempotent(self.db, who.name, key)
+            raise
+        except BaseException:
+            records.abandon_idempotent(self.db, who.name, key)
+            raise
+        status, payload, headers = _result_parts(result)
+        if idempotency.storable(status):
+            records.finish_idempotent(self.db, who.name, key, status, {
+                "body": json.loads(json.dumps(payload, ensure_ascii=False, default=str)),
+                "headers": dict(headers or {})})
+        else:
+            records.abandon_idempotent(self.db, who.name, key)
+        return result
+
+    def _idempotency_ttl(self) -> timedelta:
+        return timedelta(seconds=float(self.config.get("IDEMPOTENCY_TTL_SECONDS",
+                                                       idempotency.DEFAULT_TTL_SECONDS)))
+
+
+def _result_parts(result: Any) -> tuple[int, Any, dict[str, str] | None]:
+    """A route's result as (status, JSON payload, headers), as :class:`JsonRoute` sends it."""
+    if isinstance(result, Response):
+        return result.status_code, None, None
+    if isinstance(result, tuple):
+        return result[0], result[1], (result[2] if len(result) > 2 else None)
+    return 200, result, None
 
 
 def _broker_ok(config: dict[str, Any]) -> bool:
