@@ -16,6 +16,7 @@ from services.intake.domain import PhoneError, normalize_phone
 from shared.vocabulary import CATEGORIES, CHANNELS, URGENCIES
 
 MAX_CONTENT = 4000
+OPEN311_ATTRIBUTES_TEXT = 300
 
 
 class ResolutionSchema(Schema):
@@ -185,7 +186,10 @@ class Open311SubmissionSchema(Schema):
     category = fields.String(required=True, validate=validate.OneOf(list(CATEGORIES)))
     urgency = fields.String(load_default="normal", validate=validate.OneOf(list(URGENCIES)))
     title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    content = fields.String(required=True, validate=validate.Length(min=1, max=MAX_CONTENT))
+    # the description (≤ 4,000, GeoReport's limit) after the service's attributes (subject,
+    # time) written out in front of it
+    content = fields.String(required=True, validate=validate.Length(
+        min=1, max=MAX_CONTENT + OPEN311_ATTRIBUTES_TEXT))
     caller_name = fields.String(load_default=None, allow_none=True,
                                 validate=validate.Length(max=50))
     phone = fields.String(load_default=None, allow_none=True, validate=_valid_phone)
