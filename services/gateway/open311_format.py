@@ -48,6 +48,32 @@ def bad(description: str) -> Open311Error:
     return Open311Error.one(400, description)
 
 
+# -- configuration (OPEN311 in the YAML) -----------------------------------------------------------
+
+LISTINGS = ("all", "open311")
+TEXT_POLICIES = ("open311", "all", "none")
+
+
+def settings(raw: Mapping[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """The OPEN311 settings with their defaults, and what was wrong with them. An unknown
+    ``LISTING`` or ``TEXT`` falls back to the most private choice, never to a wider one."""
+    def get(name: str, default: str) -> str:
+        value = raw.get(name, raw.get(name.lower()))
+        return str(value) if value not in (None, "") else default
+
+    out = {"jurisdiction_id": get("JURISDICTION_ID", "12345"),
+           "contact": get("CONTACT", "12345 政务服务便民热线"),
+           "listing": get("LISTING", "all"), "text": get("TEXT", "open311")}
+    problems = []
+    if out["listing"] not in LISTINGS:
+        problems.append(f"LISTING {out['listing']!r} is not one of {LISTINGS}; using open311")
+        out["listing"] = "open311"
+    if out["text"] not in TEXT_POLICIES:
+        problems.append(f"TEXT {out['text']!r} is not one of {TEXT_POLICIES}; using none")
+        out["text"] = "none"
+    return out, problems
+
+
 # -- services: our categories (shared/vocabulary.py) --------------------------------------------
 
 _SERVICE_TEXT: dict[str, tuple[str, str, str]] = {  # description, keywords, group

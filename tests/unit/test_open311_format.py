@@ -212,3 +212,23 @@ class TestAnswers:
         [item] = o311.submitted({"ticket_no": "N1", "token": "t", "account_id": None})
         assert set(item) == {"service_request_id", "service_notice", "account_id", "token"}
         assert "N1" in item["service_notice"]
+
+
+class TestSettings:
+    def test_defaults(self) -> None:
+        assert o311.settings({}) == ({"jurisdiction_id": "12345",
+                                      "contact": "12345 政务服务便民热线", "listing": "all",
+                                      "text": "open311"}, [])
+
+    def test_a_bad_value_falls_back_to_the_most_private(self) -> None:
+        got, problems = o311.settings({"LISTING": "everything", "TEXT": "some",
+                                       "JURISDICTION_ID": "luzhou"})
+        assert (got["listing"], got["text"], got["jurisdiction_id"]) == ("open311", "none",
+                                                                         "luzhou")
+        assert len(problems) == 2
+
+    def test_the_default_config_has_the_section(self) -> None:
+        from shared.config import load_config
+
+        got, problems = o311.settings(load_config(env={})["OPEN311"])
+        assert problems == [] and got["text"] == "open311"

@@ -277,11 +277,10 @@ class Open311Routes:
         return who
 
     def _open311_settings(self) -> dict[str, str]:
-        got = dict(self.config.get("OPEN311") or {})
-        return {"jurisdiction_id": str(got.get("jurisdiction_id") or "12345"),
-                "contact": str(got.get("contact") or "12345 政务服务便民热线"),
-                "listing": str(got.get("listing") or "all"),
-                "text": str(got.get("text") or "open311")}
+        settings, problems = o311.settings(self.config.get("OPEN311") or {})
+        for problem in problems:
+            log.warning("OPEN311 configuration: %s", problem)
+        return settings
 
     def _policy(self) -> dict[str, str]:
         settings = self._open311_settings()
