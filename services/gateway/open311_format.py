@@ -100,7 +100,8 @@ _URGENCY = {"variable": True, "code": "urgency", "datatype": "singlevaluelist",
             "values": [{"key": "normal", "name": "一般"}, {"key": "urgent", "name": "紧急"}]}
 _SUBJECT = {"variable": True, "code": "subject", "datatype": "string", "required": True,
             "datatype_description": "≤ 100 字 characters", "order": 2,
-            "description": "被投诉/被举报对象 Who or what the complaint or report is about",
+            "description": "被投诉/被举报对象（随诉求公开） Who or what the complaint or "
+                           "report is about (published with the request)",
             "values": []}
 _OCCURRED = {"variable": True, "code": "occurred_at", "datatype": "datetime", "required": False,
              "datatype_description": "ISO-8601 with time zone, e.g. 2026-12-01T08:00:00+08:00",
@@ -111,6 +112,26 @@ _PRIVACY = {"variable": True, "code": "caller_privacy", "datatype": "singlevalue
                            "from the departments",
             "values": [{"key": "false", "name": "不保密"}, {"key": "true", "name": "保密"}]}
 _WITH_SUBJECT = {"complaint", "report"}
+_TERRITORY = {"variable": True, "code": "territory", "datatype": "singlevaluelist",
+              "required": False, "datatype_description": "区县、街道或社区的代码 the code of a "
+              "district, street or community", "order": 2,
+              "description": "所在属地（用于按属地派单） Where it is (orders are routed by "
+                             "territory)", "values": []}
+
+
+def territory_values(territories: list[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The ``territory`` attribute's values from dispatch's territories: every district, street
+    and community, named with its parents below the city (``江阳区南城街道``)."""
+    by_code = {t["code"]: t for t in territories}
+
+    def name(t: Mapping[str, Any]) -> str:
+        parent = by_code.get(t.get("parent_code") or "")
+        if parent is None or parent.get("level") == "city":
+            return str(t["name"])
+        return name(parent) + str(t["name"])
+
+    return [{"key": str(t["code"]), "name": name(t)} for t in territories
+            if t.get("level") != "city"]
 
 
 def services() -> list[dict[str, Any]]:
@@ -124,17 +145,20 @@ def service_name(code: str) -> str:
     return CATEGORIES.get(code, code)
 
 
-def attributes_of(code: str) -> list[dict[str, Any]]:
+def attributes_of(code: str, territories: list[dict[str, str]] | None = None
+                  ) -> list[dict[str, Any]]:
+    """The service's attributes in their order; ``territory`` when territories are known."""
     if code not in CATEGORIES:
         raise Open311Error.one(404, f"服务不存在 unknown service_code {code}")
-    if code in _WITH_SUBJECT:
-        return [_URGENCY, _SUBJECT, _OCCURRED, _PRIVACY]
-    return [_URGENCY, {**_OCCURRED, "order": 2}, {**_PRIVACY, "order": 3}]
+    chosen = [_URGENCY, *([{**_TERRITORY, "values": territories}] if territories else []),
+              *([_SUBJECT] if code in _WITH_SUBJECT else []), _OCCURRED, _PRIVACY]
+    return [{**a, "order": n} for n, a in enumerate(chosen, start=1)]
 
 
-def service_definition(code: str) -> dict[str, Any]:
+def service_definition(code: str, territories: list[dict[str, str]] | None = None
+                       ) -> dict[str, Any]:
     """``GET services/{code}``."""
-    return {"service_code": code, "attributes": attributes_of(code)}
+    return {"service_code": code, "attributes": attributes_of(code, territories)}
 
 
 # -- parameters ----------------------------------------------------------------------------------
@@ -168,7 +192,8 @@ def check_jurisdiction(params: Mapping[str, str], jurisdiction_id: str) -> None:
         raise Open311Error.one(404, f"辖区不存在 unknown jurisdiction_id {got}")
 
 
-def parse_submission(form: Mapping[str, str]) -> dict[str, Any]:
+def parse_submission(form: Mapping[str, str],
+                     territories: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """``POST requests`` (without ``api_key``, checked by the route) → intake's Open311
     submission. 400 for a missing or unknown ``service_code``, a missing location, a missing
     required attribute, a bad value, a description over 4,000 characters."""
@@ -199,7 +224,7 @@ def parse_submission(form: Mapping[str, str]) -> dict[str, Any]:
     email = present(form, "email")
     if email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
         errors.append(f"email 格式有误 is not an e-mail address: {email!r}")
-    attrs = _attributes(form, code, errors)
+    attrs = _attributes(form, code, territories, errors)
     if errors:
         raise Open311Error(400, tuple(errors))
     text = (description or "").strip()
@@ -209,9 +234,11 @@ def parse_submission(form: Mapping[str, str]) -> dict[str, Any]:
     content = "\n".join([*parts, text]) if text else "\n".join(
         [*parts, f"{service_name(code)}（Open311 提交，未填写描述）"])
     name = " ".join(n for n in (present(form, "last_name"), present(form, "first_name")) if n)
+    first = text.splitlines()[0] if text else service_name(code)
+    title = first[:30] + ("…" if len(first) > 30 else "")
     return {"category": code, "urgency": attrs.get("urgency", "normal"), "content": content,
-            "title": None, "caller_name": name or None, "phone": present(form, "phone"),
-            "address": address, "territory_code": None,
+            "title": title, "caller_name": name or None, "phone": present(form, "phone"),
+            "address": address, "territory_code": attrs.get("territory"),
             "caller_privacy": attrs.get("caller_privacy") == "true",
             "lat": lat, "long": long, "address_id": address_id, "media_url": media,
             "account_id": present(form, "account_id"), "email": email,
@@ -240,10 +267,11 @@ def _limit(errors: list[str], form: Mapping[str, str], limits: dict[str, int]) -
             errors.append(f"{name} 超过{n}字 is longer than {n} characters")
 
 
-def _attributes(form: Mapping[str, str], code: str, errors: list[str]) -> dict[str, str]:
+def _attributes(form: Mapping[str, str], code: str, territories: list[dict[str, str]] | None,
+                errors: list[str]) -> dict[str, str]:
     """``attribute[code]=value`` for the service's attributes; unknown codes are ignored."""
     got: dict[str, str] = {}
-    for attr in attributes_of(code):
+    for attr in attributes_of(code, territories):
         value = present(form, f"attribute[{attr['code']}]")
         if value is None:
             if attr["required"]:
@@ -251,7 +279,8 @@ def _attributes(form: Mapping[str, str], code: str, errors: list[str]) -> dict[s
                               f"({attr['description']})")
             continue
         if attr["datatype"] == "singlevaluelist" and value not in {v["key"] for v in attr["values"]}:
-            keys = ", ".join(v["key"] for v in attr["values"])
+            keys = ", ".join(v["key"] for v in attr["values"][:12]) + (
+                " …" if len(attr["values"]) > 12 else "")
             errors.append(f"attribute[{attr['code']}] 取值无效 must be one of {keys}: {value!r}")
             continue
         if attr["datatype"] == "datetime":

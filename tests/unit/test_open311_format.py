@@ -51,6 +51,7 @@ class TestSubmission:
         assert (got["category"], got["urgency"], got["lat"], got["long"]) == (
             "complaint", "urgent", 28.87, 105.44)
         assert got["content"] == "被投诉/被举报对象：某烧烤店\n夜间油烟扰民"
+        assert got["title"] == "夜间油烟扰民"
         assert (got["caller_name"], got["email"], got["caller_privacy"]) == ("王 小明", "a@b.cn",
                                                                              True)
 
@@ -232,3 +233,27 @@ class TestSettings:
 
         got, problems = o311.settings(load_config(env={})["OPEN311"])
         assert problems == [] and got["text"] == "open311"
+
+
+TERRITORIES = [{"code": "510500", "name": "泸州市", "level": "city"},
+               {"code": "510502", "name": "江阳区", "level": "district", "parent_code": "510500"},
+               {"code": "510502001", "name": "南城街道", "level": "street",
+                "parent_code": "510502"}]
+
+
+class TestTerritory:
+    def test_values_are_named_below_the_city(self) -> None:
+        assert o311.territory_values(TERRITORIES) == [
+            {"key": "510502", "name": "江阳区"}, {"key": "510502001", "name": "江阳区南城街道"}]
+
+    def test_offered_and_checked_when_known(self) -> None:
+        values = o311.territory_values(TERRITORIES)
+        attrs = o311.service_definition("complaint", values)["attributes"]
+        assert [a["code"] for a in attrs] == ["urgency", "territory", "subject", "occurred_at",
+                                              "caller_privacy"]
+        assert [a["order"] for a in attrs] == [1, 2, 3, 4, 5]
+        got = o311.parse_submission({**FORM, "attribute[territory]": "510502001"}, values)
+        assert got["territory_code"] == "510502001"
+        err = error_of(o311.parse_submission, {**FORM, "attribute[territory]": "999"}, values)
+        assert "attribute[territory]" in err.descriptions[0]
+        assert "territory" not in {a["code"] for a in o311.attributes_of("complaint")}

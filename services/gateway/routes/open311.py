@@ -142,7 +142,8 @@ class Open311Routes:
     def open311_service_definition(self, request: Any, service_code: str, fmt: str) -> Any:
         self._format(fmt)
         self._jurisdiction(request.args)
-        return self._answer(fmt, "service_definition", o311.service_definition(service_code))
+        return self._answer(fmt, "service_definition",
+                            o311.service_definition(service_code, self._territories()))
 
     @open311_route("GET", "/requests.<fmt>", summary="Open311 查询诉求 Service requests "
                    "(public: no personal field, never a confidential order)", query=_GET_REQUESTS)
@@ -151,7 +152,9 @@ class Open311Routes:
         self._jurisdiction(request.args)
         query = o311.parse_requests_query(request.args, utcnow())
         result = self.intake.citizen_progress({**query, **self._policy()})
-        return self._answer(fmt, "requests", self._requests(result["items"]))
+        answer = self._answer(fmt, "requests", self._requests(result["items"]))
+        answer.headers["X-Total-Count"] = str(result["total"])  # for page / page_size
+        return answer
 
     @open311_route("GET", "/requests/<service_request_id>.<fmt>",
                    summary="Open311 单个诉求 One service request", query=("jurisdiction_id",))
@@ -192,7 +195,7 @@ class Open311Routes:
         form = _form(request)
         self._jurisdiction(form)
         who = self._open311_key(form)
-        submission = o311.parse_submission(form)
+        submission = o311.parse_submission(form, self._territories())
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 1 <= len(key) <= 60:
             raise o311.bad("Idempotency-Key 长度须为1到60 length must be 1..60")
@@ -238,9 +241,12 @@ class Open311Routes:
         active = [a for a in mine if a["state"] in OPEN_ASSIGNMENT_STATES]
         if not active:
             last = mine[-1]
-            if update["closed"] and last["role"] == "lead" and last["state"] == "replied" \
+            if update["closed"] and last["state"] == "replied" \
                     and last.get("reply") == update["description"]:
                 return f"reply-{last['id']}"  # a retry of the reply that closed it
+            if update["closed"] and last["state"] == "opinion_submitted" \
+                    and last.get("opinion") == update["description"]:
+                return f"opinion-{last['id']}"  # a retry of the opinion
             raise o311.bad("本单位在该工单上已无在办任务 your department has no open "
                            "assignment on this order")
         a = active[-1]
@@ -255,6 +261,9 @@ class Open311Routes:
             return f"opinion-{a['id']}"
         note = self.dispatch.note_progress(a["id"], dept, {"note": update["description"]}, actor)
         return f"note-{note['id']}"
+
+    def _territories(self) -> list[dict[str, str]]:
+        return o311.territory_values(self.dispatch.territories())
 
     def _requests(self, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
         names: dict[str, str] = {}
