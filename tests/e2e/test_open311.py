@@ -430,6 +430,9 @@ class TestLifecycle:
         assert root.findtext("request_update/update_id") == f"reply-{a['id']}"
         again = client_key.post_update(**update)  # a retry of the same update
         assert again == {"update_id": f"reply-{a['id']}"}
+        r = client_key.raw("POST", "servicerequestupdates", "json", data=update,
+                           headers={"X-Api-Key": key})  # the REST API's header works too
+        assert r.json() == [{"update_id": f"reply-{a['id']}"}]
 
         item = wait_for(lambda: (i := o311.get(f"requests/{no}")[0])["status_notes"]
                         == "已答复待回访" and i, what="已答复待回访")

@@ -194,7 +194,7 @@ class Open311Routes:
         self._format(fmt)
         form = _form(request)
         self._jurisdiction(form)
-        who = self._open311_key(form)
+        who = self._open311_key(form, request)
         submission = o311.parse_submission(form, self._territories())
         key = request.headers.get("Idempotency-Key")
         if key is not None and not 1 <= len(key) <= 60:
@@ -212,7 +212,7 @@ class Open311Routes:
         self._format(fmt)
         form = _form(request)
         self._jurisdiction(form)
-        who = self._open311_key(form)
+        who = self._open311_key(form, request)
         if who.role != "department" or not who.department_code:
             raise o311.Open311Error.one(403, "仅承办单位系统的密钥可回传进展 only a department "
                                         "system's key may post updates")
@@ -271,8 +271,10 @@ class Open311Routes:
             names = {d["code"]: d["name"] for d in self.dispatch.departments()}
         return [o311.service_request(v, names) for v in views]
 
-    def _open311_key(self, params: Any) -> Principal:
-        text = o311.present(params, "api_key")
+    def _open311_key(self, params: Any, request: Any) -> Principal:
+        """The ``api_key`` parameter (or, for department systems used to the REST API, the
+        ``X-Api-Key`` header): missing, unknown, revoked or without scope ``open311`` → 403."""
+        text = o311.present(params, "api_key") or request.headers.get("X-Api-Key") or None
         if text is None:
             raise o311.Open311Error.one(403, "缺少 api_key api_key is required")
         try:
