@@ -214,6 +214,29 @@ class HotlineClient:
 
 
 
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
+             what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy, or raise after ``timeout``.
+
+    HTTP errors and ``NotFound`` from an RPC count as "not yet": the fact being waited for
+    travels by events and may not have arrived.
+    """
+    from shared.errors import NotFound
+
+    deadline = time.monotonic() + timeout
+    last_exc: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (ApiError, requests.RequestException, NotFound) as exc:
+            last_exc = exc
+        time.sleep(interval)  # polling interval of a wait with a deadline, not a fixed delay
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
+                       + (f" (last error: {last_exc})" if last_exc else ""))
+
+
 # -- Step 3 open311 ----------------------------------------------------------------------------
 class Open311Client:
     """A GeoReport v2 client of ``/open311/v2`` (docs/OPEN311.md): form-encoded POSTs with
@@ -252,25 +275,3 @@ class Open311Client:
         if r.status_code >= 400:
             raise ApiError(r.status_code, r.json())
         return r.json()[0]
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
-             what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy, or raise after ``timeout``.
-
-    HTTP errors and ``NotFound`` from an RPC count as "not yet": the fact being waited for
-    travels by events and may not have arrived.
-    """
-    from shared.errors import NotFound
-
-    deadline = time.monotonic() + timeout
-    last_exc: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except (ApiError, requests.RequestException, NotFound) as exc:
-            last_exc = exc
-        time.sleep(interval)  # polling interval of a wait with a deadline, not a fixed delay
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
-                       + (f" (last error: {last_exc})" if last_exc else ""))
