@@ -213,7 +213,6 @@ class HotlineClient:
                             params={"from": start, "to": end, "group_by": group_by})
 
 
-
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
              what: str = "condition") -> Any:
     """Poll ``predicate`` until it returns something truthy, or raise after ``timeout``.
