@@ -260,3 +260,43 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: floa
         time.sleep(interval)  # polling interval of a wait with a deadline, not a fixed delay
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}"
                        + (f" (last error: {last_exc})" if last_exc else ""))
+
+
+# -- Step 3 open311 ----------------------------------------------------------------------------
+class Open311Client:
+    """A GeoReport v2 client of ``/open311/v2`` (docs/OPEN311.md): form-encoded POSTs with
+    ``api_key``, answers in JSON (parsed) or XML (``raw`` for the response itself)."""
+
+    def __init__(self, base_url: str, api_key: str | None = None, timeout: float = 10.0):
+        self.base_url = base_url.rstrip("/") + "/open311/v2"
+        self.api_key = api_key
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def raw(self, method: str, resource: str, fmt: str = "json",
+            headers: dict[str, str] | None = None, **kw: Any) -> requests.Response:
+        return self.http.request(method, f"{self.base_url}/{resource}.{fmt}", headers=headers,
+                                 timeout=self.timeout, **kw)
+
+    def get(self, resource: str, **params: Any) -> Any:
+        r = self.raw("GET", resource, params=params)
+        if r.status_code >= 400:
+            raise ApiError(r.status_code, r.json())
+        return r.json()
+
+    def submit(self, idempotency_key: str | None = None, **form: Any) -> dict[str, Any]:
+        """``POST requests``: the first (only) item of the answer."""
+        form.setdefault("api_key", self.api_key)
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        r = self.raw("POST", "requests", data=form, headers=headers)
+        if r.status_code >= 400:
+            raise ApiError(r.status_code, r.json())
+        return r.json()[0]
+
+    def post_update(self, **form: Any) -> dict[str, Any]:
+        """servicerequestupdates ``POST`` (a department system's key)."""
+        form.setdefault("api_key", self.api_key)
+        r = self.raw("POST", "servicerequestupdates", data=form)
+        if r.status_code >= 400:
+            raise ApiError(r.status_code, r.json())
+        return r.json()[0]

@@ -131,6 +131,10 @@ class RouteSpec:
     idempotent: bool = False
     responses: dict[int, str] = field(default_factory=dict)
     department_scoped: bool = False
+    # -- Step 3 open311: ``json`` (this module's entrypoint) or ``open311`` (GeoReport v2:
+    # form-encoded bodies, XML/JSON answers, its own error format and api_key parameter;
+    # routes/open311.py). Public to the access rules (``action`` None): a key is checked there.
+    kind: str = "json"
 
 
 ROUTES: list[RouteSpec] = []

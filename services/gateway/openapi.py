@@ -210,6 +210,55 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
+# -- Step 3 open311 -------------------------------------------------------------------------
+_O311_ERR = {"application/json": {"schema": {"type": "array", "items": {
+    "type": "object", "properties": {"code": {"type": "integer"},
+                                     "description": {"type": "string"}}}}},
+    "text/xml": {"schema": {"type": "string", "description": "<errors><error><code/>"
+                            "<description/></error></errors>"}}}
+
+
+def _open311_operation(op: dict[str, Any], spec: Any, method: str) -> None:
+    """Open311 routes: form-encoded bodies, answers in XML or JSON (by the path's ``.<fmt>``),
+    errors in the spec's own format with its statuses, ``api_key`` as a parameter."""
+    ok = {"description": "OK", "content": {"text/xml": {"schema": {"type": "string"}},
+                                           "application/json": {"schema": {}}}}
+    op["responses"] = {"200": ok, **{str(code): {"description": text, "content": _O311_ERR}
+                                     for code, text in ((400, "参数缺失或有误 missing or bad "
+                                                        "parameter"),
+                                                        (403, "api_key 缺失、无效或无权限 "
+                                                        "missing or invalid api_key"),
+                                                        (404, "资源不存在 unknown resource"))}}
+    if spec.body:
+        op["requestBody"] = {"required": True, "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"$ref": f"#/components/schemas/{spec.body}"}}}}
+    if method == "POST" and spec.path.endswith("/requests.<fmt>"):
+        op.setdefault("parameters", []).append(
+            {"name": "Idempotency-Key", "in": "header", "required": False,
+             "schema": {"type": "string", "maxLength": 60}})
+
+
+SCHEMAS["Open311Request"] = {
+    "type": "object", "required": ["api_key", "service_code"],
+    "description": "GeoReport v2 POST requests; one location (lat+long, address_string or "
+                   "address_id); attribute[code]=value for the service's attributes",
+    "properties": {**{name: {"type": "string"} for name in (
+        "api_key", "jurisdiction_id", "service_code", "address_string", "address_id", "email",
+        "device_id", "account_id", "first_name", "last_name", "phone", "media_url")},
+        "lat": {"type": "number"}, "long": {"type": "number"},
+        "description": {"type": "string", "maxLength": 4000}}}
+SCHEMAS["Open311Update"] = {
+    "type": "object", "description": "mySociety servicerequestupdates POST",
+    "required": ["api_key", "service_request_id", "update_id", "status", "updated_datetime",
+                 "description"],
+    "properties": {**{name: {"type": "string"} for name in (
+        "api_key", "jurisdiction_id", "service_request_id", "update_id", "updated_datetime",
+        "media_url")},
+        "status": {"type": "string", "description": "OPEN or CLOSED"},
+        "description": {"type": "string", "maxLength": 2000}}}
+
+
 def openapi_path(rule: str) -> str:
     return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule)
 
@@ -241,6 +290,8 @@ def openapi_document() -> dict[str, Any]:
             if spec.body:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": {"$ref": f"#/components/schemas/{spec.body}"}}}}
+            if spec.kind == "open311":  # -- Step 3 open311: GeoReport v2's wire format
+                _open311_operation(op, spec, method)
             if spec.action:
                 op["security"] = [{"bearer": []}, {"apiKey": []}]
                 op["x-roles"] = sorted(PERMISSIONS[spec.action])

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -115,3 +116,66 @@ class Hotspot(Base):
     ticket_no: Mapped[str] = mapped_column(String(20), primary_key=True)
     raised_at: Mapped[datetime] = mapped_column(UtcDateTime())
     callers: Mapped[int] = mapped_column(Integer)
+
+
+# -- Open311 submissions and the citizen-facing progress read model (流程查询) -------------------
+
+class Open311Submission(Base):
+    """What an Open311 client sent beside the registration facts (GeoReport v2 ``POST
+    requests``): the location as given, media, the client (its API key) and the token a client
+    looks the order up by. One row per order registered through channel ``open311``.
+
+    ``email``, ``device_id``, ``account_id`` are personal: stored for the center (it may need to
+    answer the citizen), never returned by the public read routes."""
+
+    __tablename__ = "open311_submission"
+
+    ticket_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)  # the API key's principal
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    lat: Mapped[float | None] = mapped_column(Float)
+    long: Mapped[float | None] = mapped_column(Float)
+    address_id: Mapped[str | None] = mapped_column(String(64))
+    media_url: Mapped[str | None] = mapped_column(String(500))
+    account_id: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(254))
+    device_id: Mapped[str | None] = mapped_column(String(100))
+
+
+class TicketProgress(Base):
+    """流程查询: the citizen-facing progress of one order, built only from events.
+
+    Where the order stands (the lifecycle status from supervision), who leads it (the lead
+    department from dispatch), by when (the lead's handling deadline, extended if approved),
+    and the public reply. Each fact is applied so that reordering cannot undo a newer one
+    (services/intake/progress.py): the status by supervision's per-order sequence, the lead by
+    assignment id (a later dispatch round or 下派 always has a larger id), the reply by time.
+    """
+
+    __tablename__ = "ticket_progress"
+
+    ticket_no: Mapped[str] = mapped_column(String(20), primary_key=True)
+    status: Mapped[str] = mapped_column(String(30))
+    status_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    lead_assignment_id: Mapped[int | None] = mapped_column(Integer)
+    lead_department: Mapped[str | None] = mapped_column(String(32))
+    # {"<assignment_id>": {"due": iso, "extended": iso | null}} of every assignment seen
+    deadlines: Mapped[dict | None] = mapped_column(JSON)
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class ProgressUpdate(Base):
+    """One public step of an order's progress (servicerequestupdates): a status change, the
+    lead's reply, a department's progress note."""
+
+    __tablename__ = "progress_update"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_no: Mapped[str] = mapped_column(String(20), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # status | reply | progress
+    status: Mapped[str] = mapped_column(String(30))  # the lifecycle status after it
+    description: Mapped[str | None] = mapped_column(Text)

@@ -16,6 +16,7 @@ from services.intake.domain import PhoneError, normalize_phone
 from shared.vocabulary import CATEGORIES, CHANNELS, URGENCIES
 
 MAX_CONTENT = 4000
+OPEN311_ATTRIBUTES_TEXT = 300
 
 
 class ResolutionSchema(Schema):
@@ -173,3 +174,74 @@ class LinkRecordSchema(Schema):
 class CallerQuerySchema(Schema):
     phone = fields.String(required=True, validate=_valid_phone)
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+# -- Open311 submissions and the citizen progress read model (流程查询) -------------------------
+
+class Open311SubmissionSchema(Schema):
+    """An Open311 ``POST requests`` as the gateway hands it over (its format checked there):
+    the registration facts plus the location, media and contact fields of GeoReport v2. The
+    phone is optional here (an Open311 client may send none); when sent it must be valid."""
+
+    category = fields.String(required=True, validate=validate.OneOf(list(CATEGORIES)))
+    urgency = fields.String(load_default="normal", validate=validate.OneOf(list(URGENCIES)))
+    title = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    # the description (≤ 4,000, GeoReport's limit) after the service's attributes (subject,
+    # time) written out in front of it
+    content = fields.String(required=True, validate=validate.Length(
+        min=1, max=MAX_CONTENT + OPEN311_ATTRIBUTES_TEXT))
+    caller_name = fields.String(load_default=None, allow_none=True,
+                                validate=validate.Length(max=50))
+    phone = fields.String(load_default=None, allow_none=True, validate=_valid_phone)
+    address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    territory_code = fields.String(load_default=None, allow_none=True,
+                                   validate=validate.Length(max=32))
+    caller_privacy = fields.Boolean(load_default=False)
+    lat = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-90, 90))
+    long = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-180, 180))
+    address_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    media_url = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    account_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    email = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=254))
+    device_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
+
+    @validates_schema
+    def _located(self, data: dict, **_: object) -> None:
+        if (data.get("lat") is None) != (data.get("long") is None):
+            raise ValidationError("经纬度须同时提供 lat and long go together", "lat")
+        if data.get("lat") is None and not data.get("address") and not data.get("address_id"):
+            raise ValidationError("须提供位置 a location is required", "address")
+
+
+TEXT_POLICIES = ("open311", "all", "none")
+LISTINGS = ("all", "open311")
+
+
+class ProgressQuerySchema(Schema):
+    """A search of the citizen progress read model (Open311 ``GET requests``), already checked
+    by the gateway against the GeoReport rules (span, limits)."""
+
+    ticket_nos = fields.List(fields.String(validate=validate.Length(max=20)), load_default=None,
+                             allow_none=True, validate=validate.Length(max=1000))
+    categories = fields.List(fields.String(), load_default=None, allow_none=True)
+    start = fields.AwareDateTime(load_default=None, allow_none=True)
+    end = fields.AwareDateTime(load_default=None, allow_none=True)
+    states = fields.List(fields.String(validate=validate.OneOf(["open", "closed"])),
+                         load_default=None, allow_none=True)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+    # which orders are listed, and whose text (description, address, coordinates, media, the
+    # reply) is shown: see services/intake/service.py ``citizen_progress``
+    listing = fields.String(load_default="all", validate=validate.OneOf(LISTINGS))
+    text = fields.String(load_default="open311", validate=validate.OneOf(TEXT_POLICIES))
+
+
+class UpdatesQuerySchema(Schema):
+    """A search of the public progress steps (servicerequestupdates ``GET``)."""
+
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page_size = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=1000))
+    listing = fields.String(load_default="all", validate=validate.OneOf(LISTINGS))
+    text = fields.String(load_default="open311", validate=validate.OneOf(TEXT_POLICIES))

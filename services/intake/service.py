@@ -6,22 +6,34 @@ Entrypoints are thin: load with marshmallow, call the domain, persist, record ev
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from sqlalchemy import Date, bindparam, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 
-from services.intake import domain, similarity
+from services.intake import domain, progress, similarity
 from services.intake.dependencies import RepeatCalls
-from services.intake.models import CallLink, Hotspot, Ticket, metadata
+from services.intake.models import (
+    CallLink,
+    Hotspot,
+    Open311Submission,
+    ProgressUpdate,
+    Ticket,
+    TicketProgress,
+    metadata,
+)
 from services.intake.schemas import (
     CallerQuerySchema,
     DraftSchema,
     LinkRecordSchema,
     LinkSchema,
     ListFilterSchema,
+    Open311SubmissionSchema,
+    ProgressQuerySchema,
     RegistrationSchema,
     TicketSchema,
+    UpdatesQuerySchema,
 )
 from shared.database import Database, translate_db_errors
 from shared.errors import Conflict, Invalid, NotFound, load_or_invalid
@@ -64,9 +76,15 @@ class IntakeService(Operations):
         existing = self._by_idempotency_key(idempotency_key)
         if existing is not None:
             return self._replayed(existing)
+        return self._register(form, actor, idempotency_key)
+
+    def _register(self, form: dict[str, Any], actor: str, idempotency_key: str | None,
+                  submission: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Register a loaded form (and, for channel open311, its submission row) with its
+        events and its progress row, in one transaction."""
         session = self.db.session
         now = utcnow()
-        phone = domain.normalize_phone(form["phone"])
+        phone = domain.normalize_phone(form["phone"]) if form["phone"] else None
         named = list(dict.fromkeys(form["related_ticket_nos"]))
         if named:
             known = set(session.scalars(select(Ticket.ticket_no).where(Ticket.ticket_no.in_(named))))
@@ -96,6 +114,11 @@ class IntakeService(Operations):
             ticket.resolved_at, ticket.resolution = now, resolution["answer"]
             ticket.resolution_article_id = resolution["article_id"]
         session.add(ticket)
+        session.add(TicketProgress(ticket_no=ticket.ticket_no,
+                                   status="resolved_at_intake" if resolution else "registered",
+                                   status_sequence=0, deadlines={}, updated_at=now))
+        if submission is not None:
+            session.add(Open311Submission(ticket_no=ticket.ticket_no, **submission))
         bind(ticket_no=ticket.ticket_no)
         self.db.emit("ticket.registered", _ticket_schema.dump(ticket) | {
             "registered_at": now, "resolved_at_intake": bool(resolution)},
@@ -329,6 +352,183 @@ class IntakeService(Operations):
             ticket.state_sequence = sequence or ticket.state_sequence
         self.db.commit()
 
+    # -- Open311 submissions and the citizen progress read model (流程查询) ---------------------
+    @rpc
+    @translate_db_errors
+    def register_open311(self, payload: dict[str, Any], client: str,
+                         idempotency_key: str | None = None) -> dict[str, Any]:
+        """Register an Open311 ``POST requests`` (channel ``open311``): the order and its
+        submission row with a fresh token. ``client`` is the API key's principal; the same
+        ``idempotency_key`` returns the first order again (``replayed``)."""
+        sub = load_or_invalid(Open311SubmissionSchema(), payload or {})
+        existing = self._by_idempotency_key(idempotency_key)
+        if existing is None:
+            form = {"channel": "open311", "confidential": False, "related_ticket_nos": [],
+                    "call_id": None, "recording_ref": None, "resolution": None,
+                    **{k: sub[k] for k in ("category", "urgency", "title", "content",
+                                           "caller_name", "phone", "address", "territory_code",
+                                           "caller_privacy")}}
+            submission = {k: sub[k] for k in ("lat", "long", "address_id", "media_url",
+                                              "account_id", "email", "device_id")}
+            submission.update(client=client, token=secrets.token_urlsafe(18))
+            ticket = self._register(form, client, idempotency_key, submission)
+            if not ticket.pop("replayed"):
+                return {"ticket_no": ticket["ticket_no"], "token": submission["token"],
+                        "account_id": submission["account_id"], "replayed": False,
+                        "registered_at": ticket["registered_at"]}
+            existing = self._ticket(ticket["ticket_no"])
+        row = self.db.session.get(Open311Submission, existing.ticket_no)
+        return {"ticket_no": existing.ticket_no, "token": row.token if row else None,
+                "account_id": row.account_id if row else None, "replayed": True,
+                "registered_at": existing.registered_at.isoformat()}
+
+    @rpc
+    @translate_db_errors
+    def open311_token(self, token: str) -> dict[str, Any]:
+        """The order an Open311 token stands for (GeoReport ``GET tokens``)."""
+        row = self.db.session.scalar(select(Open311Submission).where(
+            Open311Submission.token == token))
+        if row is None:
+            raise NotFound(f"令牌不存在 token {token} not found", {"token": token})
+        return {"ticket_no": row.ticket_no, "token": row.token}
+
+    @rpc
+    @translate_db_errors
+    def citizen_progress(self, query: dict[str, Any]) -> dict[str, Any]:
+        """流程查询: public views of orders, newest first, ``page``-d (Open311 ``GET requests``).
+
+        Confidential (涉密) orders are never in it. A view has no personal field (caller,
+        phone, e-mail, account, device): see :func:`_public_view` for what it has.
+
+        ``listing``: ``all`` (default) lists every non-confidential order; ``open311`` only
+        those submitted through Open311. ``text``: whose free text — description, address,
+        coordinates, media, the reply — is shown: ``open311`` (default) only for orders
+        submitted through Open311, whose submitters chose a public channel; ``all``; ``none``.
+        Why: the content and address of a phoned-in complaint can identify the caller (a
+        neighbour dispute, a named shop), so by default those orders are listed with their
+        category, stage, department and dates only — the transparency of the figures without
+        exposing the citizen. A city that publishes redacted summaries can switch to ``all``.
+        """
+        q = load_or_invalid(ProgressQuerySchema(), query or {})
+        stmt = self._progress_select(q["listing"])
+        if q["ticket_nos"] is not None:  # overrides every other filter (GeoReport v2)
+            stmt = stmt.where(Ticket.ticket_no.in_(q["ticket_nos"] or [""]))
+        else:
+            if q["categories"]:
+                stmt = stmt.where(Ticket.category.in_(q["categories"]))
+            if q["start"]:
+                stmt = stmt.where(Ticket.registered_at >= q["start"])
+            if q["end"]:
+                stmt = stmt.where(Ticket.registered_at <= q["end"])
+            if q["states"] and set(q["states"]) != {"open", "closed"}:
+                closed = TicketProgress.status.in_(sorted(progress.CLOSED_STATUSES))
+                stmt = stmt.where(closed if q["states"] == ["closed"] else ~closed)
+        total = self.db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        stmt = (stmt.order_by(Ticket.registered_at.desc(), Ticket.ticket_no.desc())
+                .offset((q["page"] - 1) * q["page_size"]).limit(q["page_size"]))
+        items = [_public_view(t, p, s, q["text"]) for t, p, s in self.db.session.execute(stmt)]
+        return {"items": items, "total": int(total), "page": q["page"],
+                "page_size": q["page_size"]}
+
+    @rpc
+    @translate_db_errors
+    def citizen_progress_of(self, ticket_no: str, text: str = "open311",
+                            listing: str = "all") -> dict[str, Any]:
+        """One order's public view; a confidential (涉密) or unknown one is not found."""
+        q = load_or_invalid(ProgressQuerySchema(), {"text": text, "listing": listing})
+        row = self.db.session.execute(self._progress_select(q["listing"]).where(
+            Ticket.ticket_no == ticket_no)).first()
+        if row is None:
+            raise NotFound(f"工单不存在 order {ticket_no} not found", {"ticket_no": ticket_no})
+        return _public_view(*row, q["text"])
+
+    @rpc
+    @translate_db_errors
+    def progress_updates(self, query: dict[str, Any]) -> dict[str, Any]:
+        """The public steps of non-confidential orders between ``start`` and ``end``, oldest
+        first (servicerequestupdates ``GET``). A step's text follows the same ``text`` policy
+        as :meth:`citizen_progress`; without it a step still says its stage."""
+        q = load_or_invalid(UpdatesQuerySchema(), query or {})
+        stmt = (select(ProgressUpdate, Ticket.channel, Ticket.caller_privacy)
+                .join(Ticket, Ticket.ticket_no == ProgressUpdate.ticket_no)
+                .where(Ticket.confidential.is_(False), ProgressUpdate.at >= q["start"],
+                       ProgressUpdate.at <= q["end"]))
+        if q["listing"] == "open311":
+            stmt = stmt.where(Ticket.channel == "open311")
+        stmt = (stmt.order_by(ProgressUpdate.at, ProgressUpdate.id)
+                .offset((q["page"] - 1) * q["page_size"]).limit(q["page_size"]))
+        items = []
+        for u, channel, privacy in self.db.session.execute(stmt):
+            public = _text_public(q["text"], channel, privacy)
+            description = u.description if (u.kind == "status" or public) else None
+            items.append({"update_id": u.id, "ticket_no": u.ticket_no, "at": u.at.isoformat(),
+                          "status": "closed" if progress.is_closed(u.status) else "open",
+                          "stage": progress.STAGES.get(u.status, u.status), "kind": u.kind,
+                          "description": description or progress.STAGES.get(u.status, u.status)})
+        return {"items": items, "page": q["page"], "page_size": q["page_size"]}
+
+    def _progress_select(self, listing: str) -> Any:
+        stmt = (select(Ticket, TicketProgress, Open311Submission)
+                .join(TicketProgress, TicketProgress.ticket_no == Ticket.ticket_no)
+                .outerjoin(Open311Submission, Open311Submission.ticket_no == Ticket.ticket_no)
+                .where(Ticket.confidential.is_(False)))
+        if listing == "open311":
+            stmt = stmt.where(Ticket.channel == "open311")
+        return stmt
+
+    # The read model's feeds. Each claims its event (inbox), applies it through
+    # services/intake/progress.py and records a public step when something changed.
+    @event_handler("ticket.status_changed", "ticket.dispatched", "ticket.recalled",
+                   "assignment.clocks_started", "assignment.extension_decided",
+                   "assignment.passed_down", "assignment.replied", "assignment.progress_noted")
+    def on_progress_fact(self, event: Event) -> None:
+        """流程查询: one fact about an order's progress. Orders intake never registered are
+        retried, then dead-lettered (:class:`UnknownOrder`)."""
+        if not self.db.claim(event):
+            return
+        d = event.data
+        row = self.db.session.get(TicketProgress, d["ticket_no"], with_for_update=True)
+        if row is None:
+            if self.db.session.get(Ticket, d["ticket_no"]) is None:
+                raise UnknownOrder(f"order {d['ticket_no']} is not intake's")
+            row = TicketProgress(ticket_no=d["ticket_no"], status="registered",
+                                 status_sequence=0, deadlines={}, updated_at=event.occurred_at)
+            self.db.session.add(row)
+        p = _progress_of(row)
+        step: tuple[str, str | None, Any] | None = None  # kind, description, at
+        if event.type == "ticket.status_changed":
+            if progress.apply_status(p, d["to_status"], event.sequence, d["at"]):
+                step = ("status", None, d["at"])
+            else:
+                log.info("older status ignored", extra={"event_id": event.event_id})
+        elif event.type == "ticket.dispatched":
+            progress.apply_dispatch(p, d["assignments"], d["dispatched_at"])
+        elif event.type == "ticket.recalled":
+            progress.apply_recall(p, d["assignment_ids"], d["at"])
+        elif event.type == "assignment.clocks_started":
+            progress.apply_clock(p, d["assignment_id"], d["department_code"], d["role"],
+                                 d["handle_due"])
+        elif event.type == "assignment.extension_decided":
+            progress.apply_extension(p, d["assignment_id"], d["approved"], d["new_due"], d["at"])
+        elif event.type == "assignment.passed_down":
+            if d["role"] == "lead":
+                progress.adopt_lead(p, d["new_assignment_id"], d["to_department"])
+            progress.touch(p, d["at"])
+        elif event.type == "assignment.replied":
+            if progress.apply_reply(p, d["reply"], d["replied_at"]):
+                step = ("reply", d["reply"], d["replied_at"])
+        elif event.type == "assignment.progress_noted":
+            progress.touch(p, d["at"])
+            step = ("progress", d["note"], d["at"])
+        _store_progress(row, p)
+        if step is not None:
+            kind, description, at = step
+            status = d["to_status"] if kind == "status" else p.status
+            self.db.session.add(ProgressUpdate(
+                ticket_no=d["ticket_no"], at=at, kind=kind, status=status,
+                description=description or progress.STAGES.get(status, status)))
+        self.db.commit()
+
 
 def _next_daily_sequence(uow: Any, day: Any) -> int:
     """Atomically take the next number of ``day``.
@@ -356,3 +556,48 @@ _CLAIM_HOTSPOT = text(
 def _title_from(content: str) -> str:
     first = content.strip().splitlines()[0]
     return first[:30] + ("…" if len(first) > 30 else "")
+
+
+def _progress_of(row: TicketProgress) -> progress.Progress:
+    return progress.Progress(
+        status=row.status, status_sequence=row.status_sequence,
+        lead_assignment_id=row.lead_assignment_id, lead_department=row.lead_department,
+        deadlines={k: dict(v) for k, v in (row.deadlines or {}).items()}, reply=row.reply,
+        replied_at=row.replied_at, closed_at=row.closed_at, updated_at=row.updated_at)
+
+
+def _store_progress(row: TicketProgress, p: progress.Progress) -> None:
+    row.status, row.status_sequence = p.status, p.status_sequence
+    row.lead_assignment_id, row.lead_department = p.lead_assignment_id, p.lead_department
+    row.deadlines = p.deadlines  # a new dict: SQLAlchemy sees the JSON change
+    row.reply, row.replied_at, row.closed_at = p.reply, p.replied_at, p.closed_at
+    row.updated_at = p.updated_at or row.updated_at
+
+
+def _text_public(policy: str, channel: str, caller_privacy: bool) -> bool:
+    if policy == "none" or caller_privacy:
+        return False
+    return policy == "all" or channel == "open311"
+
+
+def _public_view(ticket: Ticket, row: TicketProgress, sub: Open311Submission | None,
+                 text: str) -> dict[str, Any]:
+    """What anyone may read of an order (流程查询): never the caller, phone, e-mail, account or
+    device; its free text and location only under the ``text`` policy."""
+    p = _progress_of(row)
+    public = _text_public(text, ticket.channel, ticket.caller_privacy)
+    return {
+        "ticket_no": ticket.ticket_no, "category": ticket.category, "channel": ticket.channel,
+        "status": row.status, "closed": progress.is_closed(row.status),
+        "stage": progress.stage(p), "lead_department": progress.responsible(p),
+        "expected_at": progress.expected(p) if not progress.is_closed(row.status) else None,
+        "registered_at": ticket.registered_at.isoformat(),
+        "updated_at": max(row.updated_at, ticket.registered_at).isoformat(),
+        "description": ticket.content if public else None,
+        "address": ticket.address if public else None,
+        "address_id": sub.address_id if public and sub else None,
+        "lat": sub.lat if public and sub else None,
+        "long": sub.long if public and sub else None,
+        "media_url": sub.media_url if public and sub else None,
+        "reply": row.reply if public else None,
+        "open311": sub is not None}
