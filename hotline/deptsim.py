@@ -299,7 +299,8 @@ def classify(step: str, status: int, body: Any) -> Outcome:
         return Outcome("retry", "assists_pending")
     if status == 409 and step == "sign" and state and state != "dispatched":
         return Outcome("done", f"already {state}")  # signed before (our earlier try)
-    if status == 409 and step in ("reply", "opinion") and state in ("replied", "opinion_given"):
+    if status == 409 and step in ("reply", "opinion") and \
+            state in ("replied", "opinion_submitted"):
         return Outcome("done", f"already {state}")
     if status == 404 and step == "progress":
         return Outcome("done", "progress route not available")  # optional step

@@ -184,6 +184,7 @@ class TestPlainRules:
         assert classify("reply", 409, pending).kind == "retry"
         assert classify("sign", 409, {"error": {"state": "signed"}}).kind == "done"
         assert classify("reply", 409, {"error": {"state": "replied"}}).kind == "done"
+        assert classify("opinion", 409, {"error": {"state": "opinion_submitted"}}).kind == "done"
         assert classify("reply", 409, {"error": {"state": "recalled"}}).kind == "give_up"
         assert classify("progress", 404, {"error": {"code": "not_found"}}).kind == "done"
         assert classify("reply", 404, {"error": {"code": "not_found"}}).kind == "give_up"
