@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
     "latency_duration": 30.0,     # s
     "drain": 20.0,                # s after a phase for the last deliveries
     "quiet": 5.0,                 # s without a new arrival: the backlog is drained
+    "drain_bound": 180.0,         # s at most for the backlog (the first retry, then the rest)
     "dispatch_wait": 120.0,       # s for the backlog's orders to be dispatched
     "settle": 3.0,                # s after that for their deadlines_set entries
     "register_concurrency": 32,
@@ -386,23 +387,27 @@ def wait_dispatched(url: str, codes: list[str], ticket_nos: list[str], timeout: 
     return len(seen)
 
 
-def wait_quiet(receiver: Receiver, quiet: float, bound: float,
-               expect: int | None = None) -> int:
-    """Until ``expect`` arrivals (when given) or no new arrival for ``quiet`` seconds, at most
-    ``bound`` seconds; the arrival count."""
+def wait_quiet(receiver: Receiver, since: int, quiet: float, bound: float) -> int:
+    """Until arrivals have started after ``since`` and then none came for ``quiet`` seconds
+    (a department's first retry after an outage may take its backoff), at most ``bound``
+    seconds; the arrival count."""
     last, last_change, deadline = receiver.count(), now(), now() + bound
     while now() < deadline:
         eventlet.sleep(0.5)
         n = receiver.count()
         if n != last:
             last, last_change = n, now()
-        if (expect is not None and n >= expect) or now() - last_change >= quiet:
+        if n > since and now() - last_change >= quiet:
             break
     return last
 
 
 def phase_summary(arrivals: list[dict[str, Any]], ticket_nos: list[str]) -> dict[str, Any]:
-    return {"orders": len(ticket_nos), "entries": len(arrivals),
+    by_dept: dict[str, list[float]] = {}
+    for a in arrivals:
+        by_dept.setdefault(str(a.get("department_code")), []).append(float(a["received_at"]))
+    return {"per_department": {code: burst_rate(times) for code, times in sorted(by_dept.items())},
+            "orders": len(ticket_nos), "entries": len(arrivals),
             "by_type": dict(Counter(a["type"] for a in arrivals)),
             "repeats": repeats(arrivals), "out_of_order": out_of_order(arrivals),
             "missing": len(missing(ticket_nos, arrivals))}
@@ -458,7 +463,7 @@ def run(config: dict[str, Any], **options: Any) -> int:
         eventlet.sleep(float(opts["settle"]))  # their deadlines_set entries, a moment later
         mark = receiver.count()
         receiver.control(down=False)
-        wait_quiet(receiver, float(opts["quiet"]), 600.0)
+        wait_quiet(receiver, mark, float(opts["quiet"]), float(opts["drain_bound"]))
         arrivals = receiver.arrivals(mark)
         rate = burst_rate([a["received_at"] for a in arrivals])
         throughput = {**phase_summary(arrivals, backlog), "dispatched_before_up": got,
@@ -472,7 +477,7 @@ def run(config: dict[str, Any], **options: Any) -> int:
         mark = receiver.count()
         registrar.errors.clear()
         orders = registrar.run(r, int(round(r * d)), templates)
-        wait_quiet(receiver, float(opts["quiet"]), float(opts["drain"]))
+        wait_quiet(receiver, mark, float(opts["quiet"]), float(opts["drain"]))
         arrivals = receiver.arrivals(mark)
         mine = [a for a in arrivals if a.get("ticket_no") in set(orders)]
         lat, source = dispatch_latencies_ms(mine)

@@ -22,6 +22,7 @@ from bench.deliveries import (
     missing,
     out_of_order,
     parse_ts,
+    phase_summary,
     registration_latencies_ms,
     repeats,
     result_stem,
@@ -80,6 +81,16 @@ def test_completeness_repeats_and_order_per_department() -> None:
     assert missing(["A", "B", "C", "E"], items) == ["E"]
     assert repeats(items) == 1          # CG seq 4 twice
     assert out_of_order(items) == 1     # CG seq 3 after seq 4; HB's own sequence is separate
+
+
+def test_phase_summary_per_department() -> None:
+    items = [arrival(i, i * 0.01, ticket=f"A{i}") for i in range(1, 11)] + \
+        [arrival(i, 5 + i * 0.02, dept="HB", ticket=f"B{i}") for i in range(1, 6)]
+    s = phase_summary(items, [f"A{i}" for i in range(1, 11)] + ["B1", "X"])
+    assert (s["orders"], s["entries"], s["missing"], s["repeats"]) == (12, 15, 1, 0)
+    assert s["by_type"] == {"assignment.dispatched": 15}
+    assert s["per_department"]["CG"]["per_s"] == 100.0
+    assert s["per_department"]["HB"]["per_s"] == 50.0
 
 
 def result(rate: float | None, p99: float | None) -> dict[str, Any]:
