@@ -118,7 +118,8 @@ def add_dept_sim_parser(sub: Any) -> None:
     sim.add_argument("--record", action="store_true",
                      help="keep arrival records for GET /_arrivals (benchmark)")
     sim.add_argument("--workers", type=int, default=4, help="acting threads")
-    sim.add_argument("--max-attempts", type=int, default=8, help="tries per action")
+    sim.add_argument("--max-attempts", type=int, default=20,
+                     help="tries per action (with the default backoff about 7 minutes)")
     sim.add_argument("--backoff-base", type=float, default=0.5, help="first retry after, s")
     sim.add_argument("--backoff-max", type=float, default=30.0, help="longest retry wait, s")
     sim.add_argument("--log-level", default="INFO")

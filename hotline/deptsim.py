@@ -129,7 +129,7 @@ class Settings:
     down_until: float | None = None  # Unix time; 503 before it
     down: bool = False           # 503 while set (POST /_control)
     record: bool = False         # keep arrival records for GET /_arrivals
-    max_attempts: int = 8        # per action, then give up (logged, counted)
+    max_attempts: int = 20       # per action, then give up (logged, counted): ~7 min
     backoff_base: float = 0.5    # seconds; doubles per attempt
     backoff_max: float = 30.0
     window: int = webhooks.REPLAY_WINDOW_SECONDS

@@ -144,3 +144,15 @@ def test_stems_and_options() -> None:
     with pytest.raises(ValueError):
         _options({"lifecycles": 5})
     assert BENCHMARKS["deliveries"] == "bench.deliveries"
+
+
+def test_every_template_goes_to_its_own_department_alone() -> None:
+    from bench.deliveries import templates_for
+    from bench.flow import check_templates_offline
+
+    templates = templates_for(8)
+    check_templates_offline(templates)  # raises when the demo routing sends one elsewhere
+    assert len({t["department"] for t in templates}) == 8
+    assert [t["department"] for t in templates_for(2)] == ["chengguan", "huanbao"]
+    with pytest.raises(ValueError):
+        _options({"departments": 9})
