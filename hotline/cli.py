@@ -117,6 +117,8 @@ def add_dept_sim_parser(sub: Any) -> None:
                      help="answer 503 until: Unix seconds, +SECONDS, or ISO time with offset")
     sim.add_argument("--record", action="store_true",
                      help="keep arrival records for GET /_arrivals (benchmark)")
+    sim.add_argument("--hold-max", type=float, default=25.0,
+                     help="longest a webhook is held while POST /_control {hold: true}, s")
     sim.add_argument("--workers", type=int, default=4, help="acting threads")
     sim.add_argument("--max-attempts", type=int, default=20,
                      help="tries per action (with the default backoff about 7 minutes)")

@@ -23,13 +23,15 @@ Routes::
     POST /webhooks/<code>     the department is the path's; the body must say the same
     GET  /_status             counts (JSON) for tests and the benchmark
     GET  /_arrivals?since=N   arrival records (with --record): seq, type, occurred_at, received_at
-    POST /_control            {"down": bool, "fail_rate": float, "delay": float}
+    POST /_control            {"down": bool, "hold": bool, "fail_rate": float, "delay": float}
     GET  /health
 
 Answers: 200 delivered (also a duplicate, ``"duplicate": true``: a retry after a lost answer),
 401 ``{"error": {"reason": missing|malformed|stale|mismatch|unknown_department}}``, 400 a body
 that is not a feed entry, 500 an injected failure (``--fail-rate``), 503 while down
-(``--down-until``, ``/_control``).
+(``--down-until``, ``/_control``). While ``hold`` is set webhooks are not answered until it is
+cleared (at most ``--hold-max`` seconds, then 503): the benchmark builds a backlog this way
+without sending the hotline into retry backoff.
 
 Plain parts (configuration, the de-duplication rule, the backoff, the queue, the actor) are
 separate from the HTTP layer and unit tested in ``tests/unit/test_deptsim.py``.
@@ -129,6 +131,7 @@ class Settings:
     down_until: float | None = None  # Unix time; 503 before it
     down: bool = False           # 503 while set (POST /_control)
     record: bool = False         # keep arrival records for GET /_arrivals
+    hold_max: float = 25.0       # s a held webhook waits for release (POST /_control hold)
     max_attempts: int = 20       # per action, then give up (logged, counted): ~7 min
     backoff_base: float = 0.5    # seconds; doubles per attempt
     backoff_max: float = 30.0
@@ -318,6 +321,8 @@ class Stats:
     verification_failures: Counter[str] = field(default_factory=Counter)
     injected_failures: int = 0
     refused_down: int = 0
+    held: int = 0
+    hold_expired: int = 0
     bad_requests: int = 0
     acted: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
@@ -349,6 +354,8 @@ class DeptSim:
         self._client_factory = client_factory or self._default_client
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._released = threading.Event()  # set: webhooks are answered (not held)
+        self._released.set()
 
     # -- acting ------------------------------------------------------------------------------
     def _default_client(self, dept: Department) -> Api:
@@ -452,6 +459,7 @@ class DeptSim:
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
+        self._released.set()
         self.schedule.close()
         for t in self._threads:
             t.join(timeout)
@@ -471,6 +479,11 @@ class DeptSim:
     def receive(self, body: bytes, headers: Mapping[str, str], path_code: str | None = None
                 ) -> tuple[int, dict[str, Any]]:
         """One webhook: (HTTP status, JSON answer)."""
+        if not self._released.is_set():  # held (benchmark: a backlog without retry backoff)
+            self._count("held")
+            if not self._released.wait(self.settings.hold_max):
+                self._count("hold_expired")
+                return 503, {"error": {"reason": "held", "message": "暂不应答 held too long"}}
         received_at = self.wall()
         if self.is_down():
             self._count("refused_down")
@@ -544,6 +557,8 @@ class DeptSim:
                     "acted": dict(s.acted), "retries": dict(s.retries), "errors": s.errors,
                     "gave_up": s.gave_up, "verification_failures": dict(s.verification_failures),
                     "injected_failures": s.injected_failures, "refused_down": s.refused_down,
+                    "held": s.held, "hold_expired": s.hold_expired,
+                    "holding": not self._released.is_set(),
                     "bad_requests": s.bad_requests, "dropped_recalled": s.dropped_recalled,
                     "queued": len(self.schedule), "arrivals": len(self.arrivals),
                     "down": self.is_down(), "departments": sorted(self.departments),
@@ -556,6 +571,11 @@ class DeptSim:
             self.settings.down = bool(body["down"])
             if not self.settings.down:
                 self.settings.down_until = None
+        if "hold" in body:
+            if body["hold"]:
+                self._released.clear()
+            else:
+                self._released.set()
         if "fail_rate" in body:
             self.settings.fail_rate = min(1.0, max(0.0, float(body["fail_rate"])))
         if "delay" in body:
@@ -649,7 +669,8 @@ def main(args: Any) -> int:
                          "--departments-file")
     settings = Settings(delay=max(0.0, args.delay), act=not args.no_act, progress=args.progress,
                         fail_rate=args.fail_rate, down_until=parse_down_until(args.down_until),
-                        record=args.record, max_attempts=args.max_attempts,
+                        record=args.record, hold_max=args.hold_max,
+                        max_attempts=args.max_attempts,
                         backoff_base=args.backoff_base, backoff_max=args.backoff_max)
     sim = DeptSim(args.hotline_url, departments, settings)
     return serve(sim, args.host, args.port, workers=args.workers)

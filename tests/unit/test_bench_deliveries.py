@@ -107,7 +107,7 @@ def result(rate: float | None, p99: float | None) -> dict[str, Any]:
                                                      "p99": p99},
                         "registered_to_delivered_ms": {"n": 0}},
             "receiver": {"cpu_percent_of_one_core": 12.0, "verification_failures": {},
-                         "duplicates": 0, "refused_down": 3}}
+                         "duplicates": 0, "held": 6, "hold_expired": 0}}
 
 
 def test_targets() -> None:
@@ -133,6 +133,9 @@ def test_results_files(tmp_path: Any) -> None:
     assert path == tmp_path / "deliveries-sqlite.json"
     assert json.loads(path.read_text())["targets"]["deliveries_per_s"]["measured"] == 250.0
     assert (tmp_path / "deliveries-sqlite.md").read_text() == md
+    assert "longer than the receiver's hold" not in md
+    r["throughput"]["hold_expired"] = 2
+    assert "longer than the receiver's hold" in markdown(r)
 
 
 def test_stems_and_options() -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -258,6 +260,31 @@ class TestReceiving:
         assert api.posts() == ["sign", "reply"]
         st = sim.status()
         assert (st["injected_failures"], st["refused_down"]) == (1, 1)
+
+    def test_a_held_webhook_is_answered_when_released(self) -> None:
+        sim, api, clock = make_sim(delay=0)
+        sim.control({"hold": True})
+        answers: list[tuple[int, dict[str, Any]]] = []
+        t = threading.Thread(target=lambda: answers.append(sim.receive(*signed(entry(1)))))
+        t.start()
+        deadline = time.monotonic() + 5
+        while sim.status()["held"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)  # polling with a deadline: the thread has reached the hold
+        assert sim.status()["holding"] and answers == []
+        sim.control({"hold": False})
+        t.join(5)
+        assert answers == [(200, {"ok": True, "seq": 1})]
+        drain(sim, clock)
+        assert api.posts() == ["sign", "reply"]
+
+    def test_a_hold_too_long_is_refused_and_the_seq_not_consumed(self) -> None:
+        sim, _, _ = make_sim(hold_max=0.01)
+        sim.control({"hold": True})
+        status, answer = sim.receive(*signed(entry(1)))
+        assert (status, answer["error"]["reason"]) == (503, "held")
+        sim.control({"hold": False})
+        assert sim.receive(*signed(entry(1)))[0] == 200
+        assert sim.status()["hold_expired"] == 1
 
     def test_down_until_a_moment(self) -> None:
         sim, _, _ = make_sim(down_until=NOW + 1)
