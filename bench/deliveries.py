@@ -533,7 +533,7 @@ def run(config: dict[str, Any], **options: Any) -> int:
                 "configuration": system.configuration_note(),
                 "method": ("Receiver: one `hotline dept-sim` process (werkzeug, threaded) "
                            "verifying every signature; throughput = entries received / first → "
-                           "last arrival after the receiver came back up with a backlog; "
+                           "last arrival after the receiver released a held backlog; "
                            "latency = arrival − the entry's dispatched_at (or occurred_at), "
                            "same host clock; the load generator and the receiver share the "
                            "machine's cores with the services and the broker.")},
