@@ -253,11 +253,19 @@ def steps_for(entry: Mapping[str, Any], role: str | None, progress: bool) -> lis
     return ["sign", *(["progress"] if progress else []), "reply"]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Planned:
-    """A received ``assignment.dispatched`` whose steps a worker decides after the delay."""
+    """A received ``assignment.dispatched`` whose steps a worker decides after the delay;
+    ``attempt`` counts tries at reading the role when the body lacks it."""
 
     entry: dict[str, Any]
+    attempt: int = 1
+
+
+class RoleUnknown(Exception):
+    def __init__(self, reason: str, retry: bool):
+        super().__init__(reason)
+        self.retry = retry
 
 
 class Api(Protocol):
@@ -374,18 +382,21 @@ class DeptSim:
         return self.settings.act and bool(self.departments[code].api_key) and bool(self.url)
 
     def role_of(self, entry: Mapping[str, Any]) -> str | None:
+        """The body's role, else the hotline's (a body without it); raises
+        :class:`RoleUnknown` (``retry`` when the hotline may answer later)."""
         data = entry.get("data") or {}
         role = data.get("role") if isinstance(data, Mapping) else None
         if role:
             return str(role)
-        try:  # an older body without the role: ask the hotline
+        try:
             detail = self.client(entry["department_code"]).request(
                 "GET", f"/api/v1/assignments/{entry['assignment_id']}")
-            return detail.get("role")
-        except Exception as exc:  # noqa: BLE001 - logged and counted
-            log.error("deptsim: role of assignment %s unknown: %s", entry.get("assignment_id"), exc)
-            self._count("errors")
-            return None
+        except ApiError as exc:
+            raise RoleUnknown(f"HTTP {exc.status}", exc.status >= 500 or exc.status == 429) \
+                from None
+        except requests.RequestException as exc:
+            raise RoleUnknown(f"hotline unreachable: {type(exc).__name__}", True) from None
+        return detail.get("role") if isinstance(detail, Mapping) else None
 
     def work_once(self, job: Job) -> Job | None:
         """Do the next step of ``job``; returns the job to reschedule (None: finished or given
@@ -438,7 +449,24 @@ class DeptSim:
     def handle(self, item: Job | Planned) -> None:
         """A worker's turn: decide the steps of a received entry, or do a job's next step."""
         if isinstance(item, Planned):
-            steps = steps_for(item.entry, self.role_of(item.entry), self.settings.progress)
+            try:
+                role = self.role_of(item.entry)
+            except RoleUnknown as exc:
+                aid = item.entry.get("assignment_id")
+                if exc.retry and item.attempt < self.settings.max_attempts:
+                    item.attempt += 1
+                    delay = backoff_delay(item.attempt - 1, self.settings.backoff_base,
+                                          self.settings.backoff_max)
+                    log.warning("deptsim: role of assignment %s not read (%s); retry in %.1fs",
+                                aid, exc, delay)
+                    self.schedule.put(item, delay)
+                    return
+                log.error("deptsim: gave up assignment %s: its role is unknown (%s)", aid, exc)
+                with self._lock:
+                    self.stats.gave_up += 1
+                    self.stats.errors += 1
+                return
+            steps = steps_for(item.entry, role, self.settings.progress)
             if not steps:
                 return
             item = Job(item.entry["department_code"], int(item.entry["assignment_id"]),

@@ -346,6 +346,21 @@ class TestActing:
         assert [(m, p) for m, p, _, _ in api.calls][0] == ("GET", "/api/v1/assignments/7")
         assert api.posts() == ["sign", "opinion"]
 
+    def test_reading_the_role_is_retried_while_the_hotline_is_unreachable(self) -> None:
+        import requests
+
+        api = FakeApi({"/assignments/7": [requests.ConnectionError(), ApiError(503, "down")]},
+                      detail={"id": 7, "role": "lead"})
+        sim, api, clock = make_sim(api, delay=0, backoff_base=1.0)
+        sim.receive(*signed(entry(1, role=None)))
+        assert drain(sim, clock) == [0.0, 1.0, 2.0, 0.0]
+        assert api.posts() == ["sign", "reply"]
+        api = FakeApi({"/assignments/7": [ApiError(404, {"error": {"code": "not_found"}})]})
+        sim, api, clock = make_sim(api, delay=0)
+        sim.receive(*signed(entry(1, role=None)))
+        drain(sim, clock)
+        assert api.posts() == [] and sim.status()["gave_up"] == 1
+
     def test_a_recall_drops_what_is_still_queued(self) -> None:
         sim, api, clock = make_sim(delay=5)
         sim.receive(*signed(entry(1)))
