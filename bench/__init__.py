@@ -13,6 +13,9 @@ Known benchmarks:
 - ``lifecycle``: whole lifecycles (register → dispatch → sign → reply → callback → closed, with
   extension and return branches) driven over HTTP by concurrent clients; transitions per
   second (:mod:`bench.lifecycle`).
+- ``deliveries``: webhook deliveries to department systems, received by ``hotline dept-sim``:
+  deliveries per second draining a backlog, and dispatch → delivered latency at 20 orders/s
+  (:mod:`bench.deliveries`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ BENCHMARKS: dict[str, str] = {
     "flow": "bench.flow",
     "sweep": "bench.sweep",
     "lifecycle": "bench.lifecycle",
+    "deliveries": "bench.deliveries",
 }
 
 

@@ -130,9 +130,10 @@ def _parse_time(text: str | None) -> datetime | None:
 
 # -- routing of the templates ----------------------------------------------------------------
 
-def check_templates_offline() -> None:
-    """Route every template with dispatch's own rules and the demo catalogue; fail if a
-    template would not go to its department alone (the measurement assumes one assignment)."""
+def check_templates_offline(templates: list[dict[str, Any]] | None = None) -> None:
+    """Route every template (default :data:`TEMPLATES`) with dispatch's own rules and the demo
+    catalogue; fail if a template would not go to its department alone (the measurement
+    assumes one assignment)."""
     from hotline import demo
     from services.dispatch import domain
 
@@ -143,7 +144,7 @@ def check_templates_offline() -> None:
     parents = {t["code"]: t.get("parent_code") for t in demo.TERRITORIES}
     levels = {t["code"]: t["level"] for t in demo.TERRITORIES}
     government = {d["territory_code"]: d["code"] for d in demo.DEPARTMENTS if d.get("territory_code")}
-    for t in TEMPLATES:
+    for t in TEMPLATES if templates is None else templates:
         order = domain.OrderFacts(category=t["category"], title=t["content"][:30],
                                   content=t["content"], territory_code=TERRITORY)
         decision = domain.route(order, rules, parents, levels, government)

@@ -7,7 +7,9 @@
     hotline walkthrough          drive one order through its whole life over HTTP
     hotline reconcile            check the services against each other
     hotline dlq list|replay      the dead-letter queue
-    hotline bench [NAME]         benchmarks (bench/: flow, sweep, lifecycle), results in bench/results/
+    hotline bench [NAME]         benchmarks (bench/: flow, sweep, lifecycle, deliveries), results in bench/results/
+    hotline dept-sim --dept CODE:SECRET[:API_KEY] …
+                                 a reference department system: receives webhooks, signs, replies
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="lifecycle: concurrent HTTP clients")
     bench.add_argument("--output", default=None, help="results directory (default bench/results)")
 
+    add_dept_sim_parser(sub)
+
     args = parser.parse_args(argv)
     if args.config:
         os.environ["HOTLINE_CONFIG"] = args.config
@@ -65,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         from hotline.runner import main as run_service
         return run_service([args.service] + (["--config", args.config] if args.config else []))
+
+    if args.command == "dept-sim":  # plain threads, no eventlet
+        from hotline import deptsim
+        return deptsim.main(args)
 
     import eventlet
     eventlet.monkey_patch()
@@ -85,6 +93,38 @@ def main(argv: list[str] | None = None) -> int:
             lifecycles=args.lifecycles, clients=args.clients, results_dir=args.output),
     }
     return int(handlers[args.command]() or 0)
+
+
+# -- Step 3 deptsim: the reference department system ------------------------------------------
+def add_dept_sim_parser(sub: Any) -> None:
+    sim = sub.add_parser("dept-sim", help="a reference department system (webhook receiver)",
+                         description="Receives the hotline's signed webhooks, verifies them, and "
+                         "signs and replies through the inbound API (hotline/deptsim.py).")
+    sim.add_argument("--dept", action="append", metavar="CODE:SECRET[:API_KEY]",
+                     help="a department served (repeatable); without API_KEY: receive only")
+    sim.add_argument("--departments-file", default=None,
+                     help="JSON or YAML: a list of {department_code, secret, api_key}")
+    sim.add_argument("--hotline-url", default=os.environ.get("HOTLINE_URL", "http://127.0.0.1:8000"),
+                     help="the hotline's gateway (default $HOTLINE_URL or http://127.0.0.1:8000)")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=8700, help="0: any free port (printed)")
+    sim.add_argument("--delay", type=float, default=2.0, help="seconds before acting (0 allowed)")
+    sim.add_argument("--no-act", action="store_true", help="receive and count only")
+    sim.add_argument("--progress", action="store_true", help="post a progress note after signing")
+    sim.add_argument("--fail-rate", type=float, default=0.0,
+                     help="fraction of webhooks answered 500 (failure injection)")
+    sim.add_argument("--down-until", default=None,
+                     help="answer 503 until: Unix seconds, +SECONDS, or ISO time with offset")
+    sim.add_argument("--record", action="store_true",
+                     help="keep arrival records for GET /_arrivals (benchmark)")
+    sim.add_argument("--hold-max", type=float, default=25.0,
+                     help="longest a webhook is held while POST /_control {hold: true}, s")
+    sim.add_argument("--workers", type=int, default=4, help="acting threads")
+    sim.add_argument("--max-attempts", type=int, default=20,
+                     help="tries per action (with the default backoff about 7 minutes)")
+    sim.add_argument("--backoff-base", type=float, default=0.5, help="first retry after, s")
+    sim.add_argument("--backoff-max", type=float, default=30.0, help="longest retry wait, s")
+    sim.add_argument("--log-level", default="INFO")
 
 
 if __name__ == "__main__":
