@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import Forbidden, NotFound
+from shared.masking import mask_name, mask_phone  # noqa: F401  (one definition, re-exported)
 
 STAFF = {"agent", "dispatcher", "supervisor", "leader", "admin"}
 
@@ -115,15 +116,6 @@ def visible_to(principal: Principal, assignments: list[dict[str, Any]]) -> bool:
     return any(a["department_code"] == principal.department_code for a in assignments)
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """``13812345678`` → ``138****5678`` (DOMAIN.md §6)."""
-    if not phone:
-        return phone
-    if "-" in phone:
-        area, local, *ext = phone.split("-")
-        return f"{area}-****{local[-4:]}" + "".join(f"-{e}" for e in ext)
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else "****"
-
 
 # -- repeat calls, caller history, links, unmasking, confidential clearance ------------------------
 # 涉密 (confidential) orders: who may see them at all (DOMAIN.md §4 批示件, §6).
@@ -165,12 +157,6 @@ def sees_every_confidential(principal: Principal, cleared: bool = False) -> bool
     return principal.via != "api_key" and (principal.role in CLEARED_ROLES or (
         principal.role in CLEARABLE_ROLES and cleared))
 
-
-def mask_name(name: str | None) -> str | None:
-    """保密 on the caller's request: ``李秀英`` → ``李**`` for the departments."""
-    if not name:
-        return name
-    return name[0] + "*" * max(1, len(name) - 1)
 
 
 def check_unmask_reason(reason: object) -> str | None:
