@@ -64,6 +64,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "instruction.respond": frozenset({"department"}),  # a unit's feedback and 阅知
     "instruction.summary": frozenset({"supervisor", "leader", "admin"}),
 
+    # -- Step 3 delivery: endpoints, the department feed, deliveries, recall (helper delivery) --
+    "endpoint.admin": frozenset({"admin"}),
+    "delivery.read": frozenset({"admin"}),
+    "delivery.replay": frozenset({"admin"}),
+    # a department's own feed (its users and its system's key); the center's oversight roles
+    "feed.read": frozenset({"department", "dispatcher", "supervisor", "admin"}),
+    "ticket.recall": frozenset({"dispatcher", "admin"}),  # 撤回派单
+    # 办理进展 is an assignment action ("assignment.act"), like sign and reply
+
 }
 
 # What an API key may be used for. ``assignments``: a department system's inbound API (sign,
