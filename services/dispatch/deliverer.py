@@ -45,6 +45,12 @@ from shared.webhooks import encode_body, signed_headers
 log = logging.getLogger(__name__)
 
 BATCH = 50  # pending deliveries of one department read per transaction
+# Successful attempts are recorded together, up to this many or this long after the first of
+# them (one transaction instead of one per delivery: the throughput target). A crash in
+# between sends those again on restart — at least once; a department system drops a ``seq``
+# it has seen (shared/webhooks.py). A failure is recorded at once, with those before it.
+RECORD_BATCH = 25
+RECORD_DELAY_SECONDS = 0.05
 
 
 def _wall() -> datetime:
@@ -75,6 +81,7 @@ class DeliveryRunner:
             if not due:
                 return totals
             threads = [self.pool.spawn(self.deliver_department, d, now) for d in due]
+            more = False
             for code, gt in zip(due, threads, strict=True):
                 counts = gt.wait()
                 if counts is None:  # held elsewhere: not ours to deliver in this pass
@@ -85,6 +92,12 @@ class DeliveryRunner:
                     totals[k] += counts[k]
                 if counts["failed"] or not counts["more"]:
                     seen.add(code)
+                else:
+                    more = True
+            if not more and now is None:
+                # the background loop: entries committed meanwhile woke it (it runs again at
+                # once), so no second look is needed; a pass as of a fixed ``now`` looks again
+                return totals
 
     def due_departments(self, now: datetime) -> list[str]:
         """Departments whose first pending delivery (lowest seq) is due by ``now``."""
@@ -122,24 +135,49 @@ class DeliveryRunner:
     def _deliver_claimed(self, code: str, fixed_now: datetime | None) -> dict[str, Any]:
         counts: dict[str, Any] = {"delivered": 0, "failed": 0, "dead": 0, "more": False}
         renewed = time.monotonic()
-        for _ in range(20):  # at most 20 batches per claim; the pass comes back for more
-            batch = self._next_batch(code, fixed_now or utcnow())
-            if not batch:
-                return counts
-            for item in batch:
-                now = fixed_now or utcnow()
-                if item["next_attempt_at"] > now:
+        results: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        first_unrecorded = 0.0
+
+        def flush() -> None:
+            if results:
+                for outcome in self._record(results):
+                    counts[outcome] += 1
+                results.clear()
+
+        try:
+            for _ in range(20):  # at most 20 batches per claim; the pass comes back for more
+                batch = self._next_batch(code, fixed_now or utcnow())
+                if not batch:
                     return counts
-                outcome = self._attempt(item, now)
-                counts[outcome] += 1
-                if outcome == "failed":
+                last_batch = len(batch) < BATCH
+                for item in batch:
+                    now = fixed_now or utcnow()
+                    if item["next_attempt_at"] > now:
+                        return counts
+                    result = self._attempt(item, now)
+                    if not results:
+                        first_unrecorded = time.monotonic()
+                    results.append((item, result))
+                    if not result["ok"]:
+                        flush()
+                        if counts["failed"]:
+                            return counts  # head-of-line: the rest wait behind it
+                        continue  # dead-lettered: the next entry proceeds
+                    if len(results) >= RECORD_BATCH or \
+                            time.monotonic() - first_unrecorded > RECORD_DELAY_SECONDS:
+                        flush()
+                    if time.monotonic() - renewed > self.lease_seconds / 3:
+                        flush()
+                        if not self._claim(code):
+                            return counts  # lost the lease (a long stall): the holder goes on
+                        renewed = time.monotonic()
+                flush()  # the next batch is read after this one is recorded
+                if last_batch:
                     return counts
-                if time.monotonic() - renewed > self.lease_seconds / 3:
-                    if not self._claim(code):
-                        return counts  # lost the lease (a long stall): stop, the holder goes on
-                    renewed = time.monotonic()
-        counts["more"] = True
-        return counts
+            counts["more"] = True
+            return counts
+        finally:
+            flush()
 
     # -- one department's line -------------------------------------------------------------
     def _next_batch(self, code: str, now: datetime) -> list[dict[str, Any]]:
@@ -181,7 +219,8 @@ class DeliveryRunner:
             return None
         return next(e for e in active if e.id == choice.id)
 
-    def _attempt(self, item: dict[str, Any], now: datetime) -> str:
+    def _attempt(self, item: dict[str, Any], now: datetime) -> dict[str, Any]:
+        """One POST (no database session open meanwhile); what happened, to record."""
         ep = item["endpoint"]
         status: int | None = None
         response = error = None
@@ -200,56 +239,74 @@ class DeliveryRunner:
             except requests.RequestException as exc:
                 error = rules.excerpt(f"{type(exc).__name__}: {exc}")
         latency = int((time.monotonic() - started) * 1000)
-        return self._record(item, now, status, latency, response, error,
-                            final=ep is None)
+        return {"at": now, "status": status, "latency": latency, "response": response,
+                "error": error, "final": ep is None, "ok": rules.is_success(status)}
 
-    def _record(self, item: dict[str, Any], now: datetime, status: int | None, latency: int,
-                response: str | None, error: str | None, *, final: bool) -> str:
+    def _record(self, results: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+        """Record attempts, their deliveries' new state and the events in one transaction
+        with a few set-based statements (one read, one insert, one bulk update by primary
+        key, one outbox insert); the outcome of each."""
         uow = self.db.unit_of_work()
         try:
             session = uow.session
-            d = session.get(Delivery, item["id"])
-            if d is None or d.state != "pending":
-                return "delivered"  # settled elsewhere meanwhile (an operator); nothing to add
-            session.add(DeliveryAttempt(delivery_id=d.id, at=now, status_code=status,
-                                        latency_ms=latency, response=response, error=error))
-            d.attempts += 1
-            d.last_status = status
-            ok = rules.is_success(status)
-            if ok:
-                d.state, d.delivered_at, d.last_error = "delivered", now, None
-                if item["endpoint"] is not None:
-                    d.endpoint_id = item["endpoint"]["id"]
-                uow.emit("delivery.delivered", {
-                    "delivery_id": d.id, "department_code": d.department_code,
-                    "endpoint_id": d.endpoint_id, "feed_seq": d.seq, "feed_type": item["type"],
-                    "ticket_no": item["ticket_no"], "attempts": d.attempts,
-                    "status_code": status, "latency_ms": latency, "created_at": d.created_at,
-                    "at": now}, ticket_no=item["ticket_no"])
-                outcome = "delivered"
-            else:
-                d.last_error = error or f"HTTP {status}: {response or ''}"[:500]
-                following = None if final else rules.after_failure(
-                    now, d.attempts, d.window_start, self.retry_hours)
-                if following is None:
-                    d.state, d.dead_at = "dead", now
-                    uow.emit("delivery.dead_lettered", {
-                        "delivery_id": d.id, "department_code": d.department_code,
-                        "endpoint_id": d.endpoint_id, "feed_seq": d.seq,
-                        "feed_type": item["type"], "ticket_no": item["ticket_no"],
-                        "attempts": d.attempts, "created_at": d.created_at, "at": now,
-                        "last_error": d.last_error}, ticket_no=item["ticket_no"])
-                    log.warning("delivery dead-lettered", extra={
-                        "delivery_id": d.id, "department_code": d.department_code,
-                        "error": d.last_error})
-                    outcome = "dead"
-                else:
-                    d.next_attempt_at = following
-                    outcome = "failed"
+            t = Delivery.__table__
+            current = {row.id: row for row in session.execute(
+                select(t.c.id, t.c.state, t.c.attempts, t.c.window_start, t.c.created_at,
+                       t.c.endpoint_id, t.c.seq, t.c.department_code)
+                .where(t.c.id.in_([item["id"] for item, _ in results])))}
+            attempts, changes, events, outcomes = [], [], [], []
+            for item, r in results:
+                row = current.get(item["id"])
+                if row is None or row.state != "pending":
+                    outcomes.append("delivered")  # settled meanwhile (an operator): no effect
+                    continue
+                outcome, change, event = self._outcome(item, r, row)
+                outcomes.append(outcome)
+                attempts.append({"delivery_id": row.id, "at": r["at"],
+                                 "status_code": r["status"], "latency_ms": r["latency"],
+                                 "response": r["response"], "error": r["error"]})
+                changes.append(change)
+                if event is not None:
+                    events.append(event)
+            if attempts:
+                session.execute(DeliveryAttempt.__table__.insert(), attempts)
+                session.execute(update(Delivery), changes)
+            if events:
+                uow.emit_many(events)
             uow.commit()
-            return outcome
+            return outcomes
         finally:
             uow.rollback()
+
+    def _outcome(self, item: dict[str, Any], r: dict[str, Any],
+                 row: Any) -> tuple[str, dict[str, Any], tuple[str, dict[str, Any], str] | None]:
+        """What one attempt makes of its delivery: the outcome, the row's changes, the event."""
+        now, status = r["at"], r["status"]
+        count = row.attempts + 1
+        change: dict[str, Any] = {"id": row.id, "attempts": count, "last_status": status}
+        common = {"delivery_id": row.id, "department_code": row.department_code,
+                  "feed_seq": row.seq, "feed_type": item["type"],
+                  "ticket_no": item["ticket_no"], "attempts": count,
+                  "created_at": row.created_at, "at": now}
+        if r["ok"]:
+            endpoint_id = item["endpoint"]["id"] if item["endpoint"] else row.endpoint_id
+            change.update(state="delivered", delivered_at=now, last_error=None,
+                          endpoint_id=endpoint_id)
+            return "delivered", change, ("delivery.delivered", {
+                **common, "endpoint_id": endpoint_id, "status_code": status,
+                "latency_ms": r["latency"]}, item["ticket_no"])
+        error = (r["error"] or f"HTTP {status}: {r['response'] or ''}")[:500]
+        change["last_error"] = error
+        following = None if r["final"] else rules.after_failure(
+            now, count, row.window_start, self.retry_hours)
+        if following is not None:
+            change["next_attempt_at"] = following
+            return "failed", change, None
+        change.update(state="dead", dead_at=now)
+        log.warning("delivery dead-lettered", extra={
+            "delivery_id": row.id, "department_code": row.department_code, "error": error})
+        return "dead", change, ("delivery.dead_lettered", {
+            **common, "endpoint_id": row.endpoint_id, "last_error": error}, item["ticket_no"])
 
     def _session(self, endpoint_id: int) -> requests.Session:
         """One HTTP session (keep-alive) per endpoint."""
