@@ -61,12 +61,17 @@ class DeliveryRunner:
     """The delivery passes, over a :class:`shared.database.Database` (no nameko here)."""
 
     def __init__(self, db: Database, *, retry_hours: float = rules.DEFAULT_RETRY_HOURS,
-                 lease_seconds: float = 60.0, concurrency: int = 16):
+                 lease_seconds: float = 60.0, concurrency: int = 16, linger: bool = False):
         self.db = db
         self.retry_hours = retry_hours
         self.lease_seconds = lease_seconds
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.pool = eventlet.GreenPool(concurrency)
+        # linger: keep a department's lease between passes while deliveries keep coming (the
+        # background loop releases it once idle) instead of two more writes per pass
+        self.linger = linger
+        self._held: dict[str, float] = {}  # department → until when our lease is surely ours
+        self._used: dict[str, float] = {}  # department → when we last delivered (lingering)
         self._busy: set[str] = set()
         self._http: dict[int, requests.Session] = {}
 
@@ -123,14 +128,27 @@ class DeliveryRunner:
             return None
         self._busy.add(code)
         try:
-            if not self._claim(code):
+            held = self._held.get(code, 0.0) > time.monotonic()
+            if not held and not self._claim(code):
                 return None
             try:
                 return self._deliver_claimed(code, now)
             finally:
-                self._release(code)
+                if self.linger:
+                    self._used[code] = time.monotonic()
+                else:
+                    self._release(code)
         finally:
             self._busy.discard(code)
+
+    def release_idle(self, idle_seconds: float = 0.0) -> None:
+        """Release the leases kept (``linger``) by departments not delivered to for
+        ``idle_seconds``, so another instance may take them over."""
+        cutoff = time.monotonic() - idle_seconds
+        for code, used in list(self._used.items()):
+            if used <= cutoff and code not in self._busy:
+                del self._used[code]
+                self._release(code)
 
     def _deliver_claimed(self, code: str, fixed_now: datetime | None) -> dict[str, Any]:
         counts: dict[str, Any] = {"delivered": 0, "failed": 0, "dead": 0, "more": False}
@@ -166,7 +184,8 @@ class DeliveryRunner:
                     if len(results) >= RECORD_BATCH or \
                             time.monotonic() - first_unrecorded > RECORD_DELAY_SECONDS:
                         flush()
-                    if time.monotonic() - renewed > self.lease_seconds / 3:
+                    if time.monotonic() - renewed > self.lease_seconds / 3 or \
+                            self._held.get(code, 0.0) <= time.monotonic():
                         flush()
                         if not self._claim(code):
                             return counts  # lost the lease (a long stall): the holder goes on
@@ -328,11 +347,16 @@ class DeliveryRunner:
                 .values(lease_owner=self.owner,
                         lease_until=wall + timedelta(seconds=self.lease_seconds)))
             uow.commit()
-            return bool(result.rowcount)
+            if result.rowcount:
+                self._held[code] = time.monotonic() + self.lease_seconds / 2
+                return True
+            self._held.pop(code, None)
+            return False
         finally:
             uow.rollback()
 
     def _release(self, code: str) -> None:
+        self._held.pop(code, None)
         uow = self.db.unit_of_work()
         try:
             uow.session.execute(update(FeedHead).where(
@@ -364,6 +388,8 @@ class Deliverer(DependencyProvider):
         self.poll_seconds = float(config.get("DELIVERY_POLL_SECONDS") or 1.0)
         self.lease_seconds = float(config.get("DELIVERY_LEASE_SECONDS") or 60.0)
         self.concurrency = int(config.get("DELIVERY_CONCURRENCY") or 16)
+        # after a wake, wait this long so the commits of the next few ms share one pass
+        self.coalesce = float(config.get("DELIVERY_COALESCE_SECONDS") or 0.02)
         background = config.get("DELIVERY_BACKGROUND", True)
         self.background = str(background).lower() not in ("false", "0", "no", "off")
         if self.retry_hours <= 0 or self.lease_seconds <= rules.MAX_TIMEOUT_SECONDS:
@@ -378,7 +404,7 @@ class Deliverer(DependencyProvider):
         db = next(d for d in self.container.dependencies if isinstance(d, Database))
         self.runner = DeliveryRunner(db, retry_hours=self.retry_hours,
                                      lease_seconds=self.lease_seconds,
-                                     concurrency=self.concurrency)
+                                     concurrency=self.concurrency, linger=self.background)
         if self.background:
             self._running = True
             self._gt = self.container.spawn_managed_thread(self._run)
@@ -392,6 +418,10 @@ class Deliverer(DependencyProvider):
             except Exception:  # noqa: BLE001 - stopping anyway
                 pass
         if self.runner is not None:
+            try:
+                self.runner.release_idle(0.0)
+            except Exception:  # noqa: BLE001 - the leases expire anyway
+                log.exception("releasing delivery leases at stop failed")
             self.runner.close()
 
     def kill(self) -> None:
@@ -426,5 +456,13 @@ class Deliverer(DependencyProvider):
             if busy:
                 eventlet.sleep(0)
                 continue
+            woken = False
             with eventlet.Timeout(backoff or self.poll_seconds, False):
-                self._wake.wait()
+                woken = bool(self._wake.wait())
+            if woken:
+                eventlet.sleep(self.coalesce)
+            elif self.runner is not None:
+                try:  # idle for a poll interval: let other instances take our departments
+                    self.runner.release_idle(self.poll_seconds)
+                except Exception:  # noqa: BLE001 - retried at the next idle poll
+                    log.exception("releasing idle delivery leases failed")
