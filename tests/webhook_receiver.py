@@ -11,10 +11,14 @@ import threading
 import time
 from typing import Any
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from shared.webhooks import SignatureError, verify
+
+
+class _KeepAlive(WSGIRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a department system's server would
 
 
 class Receiver:
@@ -26,7 +30,8 @@ class Receiver:
         self.refused: list[tuple[str, str]] = []  # (department, signature error reason)
         self.requests = 0
         self._lock = threading.Lock()
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True,
+                                   request_handler=_KeepAlive)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

@@ -332,6 +332,9 @@ class DeliveryRunner:
         s = self._http.get(endpoint_id)
         if s is None:
             s = self._http[endpoint_id] = requests.Session()
+            # no proxy / netrc lookup in the environment on every request (≈ 0.7 ms each);
+            # a department's URL is reached directly
+            s.trust_env = False
         return s
 
     # -- the lease ---------------------------------------------------------------------------
