@@ -392,7 +392,7 @@ class Deliverer(DependencyProvider):
         self.lease_seconds = float(config.get("DELIVERY_LEASE_SECONDS") or 60.0)
         self.concurrency = int(config.get("DELIVERY_CONCURRENCY") or 16)
         # after a wake, wait this long so the commits of the next few ms share one pass
-        self.coalesce = float(config.get("DELIVERY_COALESCE_SECONDS") or 0.02)
+        self.coalesce = float(config.get("DELIVERY_COALESCE_SECONDS") or 0.05)
         background = config.get("DELIVERY_BACKGROUND", True)
         self.background = str(background).lower() not in ("false", "0", "no", "off")
         if self.retry_hours <= 0 or self.lease_seconds <= rules.MAX_TIMEOUT_SECONDS:

@@ -200,3 +200,25 @@ class TestFeedAndActions:
             cursor = page["next_cursor"]
         assert [e["seq"] for e in seen] == [1, 2, 3, 4, 5]
         assert [e["ticket_no"] for e in seen] == nos
+
+
+class TestReconcile:
+    def test_dead_and_stale_deliveries_are_reported(self, start: Any, rpc: Any, receiver: Any,
+                                                    config: dict[str, Any], backend: str) -> None:
+        from hotline.reconcile import run
+
+        start("intake", "supervision", "knowledge", "reporting")
+        start("dispatch", **MANUAL)
+        load_city(rpc)
+        webhook(rpc, receiver, "chengguan")
+        receiver.status["chengguan"] = 503
+        register(rpc)
+        register(rpc)
+        assert rpc.dispatch.delivery_problems(0)["stale_pending"] >= 2  # pending, any age
+        assert rpc.dispatch.delivery_problems(3600)["stale_pending"] == 0  # not for an hour
+        rpc.dispatch.deliver_due(iso(datetime.now(UTC) + timedelta(hours=73)))
+        since = datetime.now(UTC) - timedelta(hours=1)
+        report = wait_for(lambda: (r := run(rpc, config, since=since, grace=timedelta(0)))
+                          and any("dead-lettered" in p for p in r["problems"]) and r,
+                          what="reconcile to report the dead deliveries")
+        assert report["deliveries"]["dead"] >= 2 and not report["ok"]
