@@ -260,7 +260,8 @@ class DispatchService(Operations):
                 "extension_id": d["extension_id"], "approved": d["approved"],
                 "old_due": d["old_due"], "new_due": d.get("new_due"), "note": d.get("note"),
                 "at": d["at"]})
-        self._feed(ticket, [entry])
+        if holder.state != "recalled":  # a recalled assignment's department is told no more
+            self._feed(ticket, [entry])
         self._commit()
 
     @event_handler("ticket.urged", "ticket.supervised")
@@ -287,7 +288,8 @@ class DispatchService(Operations):
                 "supervision_order_id": d["supervision_order_id"], "source": d["source"],
                 "explanation_due": d["explanation_due"], "note": d.get("note"),
                 "opened_at": d["opened_at"]})
-        self._feed(session.get(TicketCopy, a.ticket_no), [entry])
+        if a.state != "recalled":
+            self._feed(session.get(TicketCopy, a.ticket_no), [entry])
         self._commit()
 
     # -- commands --------------------------------------------------------------------------

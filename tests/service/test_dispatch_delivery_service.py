@@ -463,3 +463,17 @@ class TestDelivery:
         (d,) = w.list_deliveries({})["items"]
         assert d["state"] == "dead" and "webhook" in d["last_error"]
         assert receiver.requests == 0
+
+
+def test_a_recalled_assignment_gets_no_later_entries(city: Any) -> None:
+    w, _ = city
+    lead, _ = dispatched(w, "N1")
+    w.recall("N1", {"reason": "派错"}, "dispatcher1")
+    base = {"ticket_no": "N1", "assignment_id": lead["id"], "department_code": "chengguan"}
+    w.on_deadline(event("assignment.clocks_started", "N1", **base, role="lead", started_at=NOW,
+                        sign_due=NOW + timedelta(hours=2), handle_due=NOW + timedelta(days=5),
+                        policy="p"))
+    w.on_oversight(event("ticket.urged", "N1", **base, urge_id=3, clock="sign", kind="warning",
+                         channel="notice", issued_at=NOW, issuer="system", note=None))
+    assert [i["type"] for i in w.feed("chengguan", {})["items"]] == [
+        "assignment.dispatched", "assignment.recalled"]
