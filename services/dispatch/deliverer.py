@@ -156,11 +156,25 @@ class DeliveryRunner:
         results: list[tuple[dict[str, Any], dict[str, Any]]] = []
         first_unrecorded = 0.0
 
-        def flush() -> None:
-            if results:
-                for outcome in self._record(results):
+        recording: list[Any] = []  # the green thread recording the previous successes
+
+        def settle() -> None:
+            """Wait for the recording in flight (the next batch is read after it)."""
+            while recording:
+                for outcome in recording.pop().wait():
                     counts[outcome] += 1
+
+        def flush(wait: bool = True) -> None:
+            """Record the results so far; successes alone are recorded while the next POSTs
+            go on (``wait=False``: the line does not stall on the database), one recording in
+            flight at a time, in order."""
+            settle()
+            if results:
+                batch_results = list(results)
                 results.clear()
+                recording.append(eventlet.spawn(self._record, batch_results))
+            if wait:
+                settle()
 
         try:
             for _ in range(20):  # at most 20 batches per claim; the pass comes back for more
@@ -183,7 +197,7 @@ class DeliveryRunner:
                         continue  # dead-lettered: the next entry proceeds
                     if len(results) >= RECORD_BATCH or \
                             time.monotonic() - first_unrecorded > RECORD_DELAY_SECONDS:
-                        flush()
+                        flush(wait=False)
                     if time.monotonic() - renewed > self.lease_seconds / 3 or \
                             self._held.get(code, 0.0) <= time.monotonic():
                         flush()
