@@ -239,6 +239,43 @@ class HotlineClient:
         return self.request("POST", path, headers=headers, json=body)
 
 
+    # -- Step 3 delivery: endpoints, the department feed, deliveries, recall, progress --
+    def create_endpoint(self, department_code: str, kind: str, **form: Any) -> Any:
+        return self.request("POST", f"/api/v1/admin/departments/{department_code}/endpoints",
+                            json={"kind": kind, **form})
+
+    def endpoints(self, department_code: str) -> Any:
+        return self.request("GET", f"/api/v1/admin/departments/{department_code}/endpoints")
+
+    def rotate_endpoint_secret(self, endpoint_id: int) -> Any:
+        return self.request("POST", f"/api/v1/admin/endpoints/{endpoint_id}/rotate-secret")
+
+    def deactivate_endpoint(self, endpoint_id: int) -> Any:
+        return self.request("DELETE", f"/api/v1/admin/endpoints/{endpoint_id}")
+
+    def deliveries(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/admin/deliveries", params=query)
+
+    def delivery(self, delivery_id: int) -> Any:
+        return self.request("GET", f"/api/v1/admin/deliveries/{delivery_id}")
+
+    def replay_delivery(self, delivery_id: int) -> Any:
+        return self.request("POST", f"/api/v1/admin/deliveries/{delivery_id}/replay")
+
+    def department_feed(self, department_code: str, cursor: int | None = None,
+                        limit: int | None = None) -> Any:
+        params = {k: v for k, v in (("cursor", cursor), ("limit", limit)) if v is not None}
+        return self.request("GET", f"/api/v1/departments/{department_code}/inbox/events",
+                            params=params)
+
+    def recall(self, ticket_no: str, reason: str) -> Any:
+        return self.request("POST", f"/api/v1/tickets/{ticket_no}/recall", json={"reason": reason})
+
+    def note_progress(self, assignment_id: int, note: str) -> Any:
+        return self.request("POST", f"/api/v1/assignments/{assignment_id}/progress",
+                            json={"note": note})
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
              what: str = "condition") -> Any:
     """Poll ``predicate`` until it returns something truthy, or raise after ``timeout``.

@@ -6,7 +6,8 @@ Asks each service by RPC (never reading another service's tables):
   supervision, and none is still only ``registered`` (it must be dispatched, waiting for a
   dispatcher, or resolved at intake);
 - every order dispatch marked dispatched has assignments;
-- the dead-letter queue is empty.
+- the dead-letter queue is empty;
+- no webhook delivery is dead-lettered (an operator replays it) or pending for over an hour.
 """
 
 from __future__ import annotations
@@ -58,8 +59,16 @@ def run(rpc: Any, config: dict[str, Any], since: datetime, grace: timedelta) -> 
     orphans = rpc.dispatch.dispatched_without_assignments()
     if orphans:
         problems.append(f"{len(orphans)} dispatched order(s) without assignments: {orphans[:20]}")
+    deliveries = rpc.dispatch.delivery_problems(3600)
+    if deliveries["dead"]:
+        problems.append(f"{deliveries['dead']} webhook delivery(ies) dead-lettered, waiting for "
+                        f"an operator's replay: {deliveries['dead_ids']}")
+    if deliveries["stale_pending"]:
+        problems.append(f"{deliveries['stale_pending']} webhook delivery(ies) pending for over "
+                        f"an hour: {deliveries['stale_pending_ids']}")
     dead = list_dead_letters(config["AMQP_URI"], limit=100)
     if dead:
         problems.append(f"{len(dead)} message(s) in the dead-letter queue (hotline dlq list)")
     return {"ok": not problems, "problems": problems, "checked_orders": len(registered),
-            "outboxes": outboxes, "window_start": since.isoformat()}
+            "outboxes": outboxes, "window_start": since.isoformat(),
+            "deliveries": deliveries}

@@ -160,7 +160,9 @@ STATE_NAMES.update({"opinion_submitted": "已提交协办意见 opinion submitte
                     "passed_down": "已下派 passed down"})
 
 # States in which an assignment no longer waits for anything of its department.
-FINISHED_STATES = frozenset({"replied", "opinion_submitted", "passed_down", "returned"})
+FINISHED_STATES = frozenset({"replied", "opinion_submitted", "passed_down", "returned",
+                             "recalled"})
+STATE_NAMES["recalled"] = "已撤回 recalled"  # 撤回派单: the center withdrew the round
 
 
 def check_opinion(state: str, role: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from shared.database import add_messaging_tables
 from shared.types import UtcDateTime
@@ -91,6 +92,8 @@ class TicketCopy(Base):
     address: Mapped[str | None] = mapped_column(String(200))
     territory_code: Mapped[str | None] = mapped_column(String(32))
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 保密 on the caller's request: the caller's name is masked in the department feed
+    caller_privacy: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     state: Mapped[str] = mapped_column(String(20), default="pending")  # pending | dispatched
     round: Mapped[int] = mapped_column(Integer, default=0)
     # 问题工单: re-dispatches after an approved return (转办) and 重办 rounds, flagged once
@@ -112,6 +115,7 @@ class Assignment(Base):
     role: Mapped[str] = mapped_column(String(8))  # lead | assist
     round: Mapped[int] = mapped_column(Integer)
     # dispatched | signed | replied | opinion_submitted | passed_down | return_requested | returned
+    # | recalled (撤回派单)
     state: Mapped[str] = mapped_column(String(20))
     dispatched_at: Mapped[datetime] = mapped_column(UtcDateTime())
     dispatched_by: Mapped[str] = mapped_column(String(50))
@@ -214,3 +218,126 @@ class AssignmentDeadline(Base):
     handle_due: Mapped[datetime] = mapped_column(UtcDateTime())
     extended: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+# -- Step 3: departments as endpoints (部门对接方式), the department feed, webhook deliveries ----
+
+class Endpoint(Base):
+    """How a department (optionally: for one category of orders) is reached: ``terminal``
+    (console and API), ``webhook`` (push, signed with ``secret``), ``pull`` (it reads its feed),
+    ``open311``. ``active_slot`` is the category (or ``*``) while active and NULL after
+    deactivation, so the unique key allows one active endpoint per (department, category) and
+    any number of old ones (NULLs are distinct on SQLite and PostgreSQL)."""
+
+    __tablename__ = "endpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("department.code"))
+    category: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    url: Mapped[str | None] = mapped_column(String(500))
+    secret: Mapped[str | None] = mapped_column(String(100))
+    timeout_seconds: Mapped[int] = mapped_column(Integer, default=5)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active_slot: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(50))
+    secret_rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    deactivated_by: Mapped[str | None] = mapped_column(String(50))
+
+    __table_args__ = (UniqueConstraint("department_code", "active_slot",
+                                       name="uq_endpoint_active_slot"),)
+
+
+class FeedHead(Base):
+    """One row per department: the last ``seq`` of its feed, and the delivery lease.
+
+    Feed writers take the next ``seq`` with an UPDATE of this row, so a department's entries
+    commit in ``seq`` order (the row lock serialises them on PostgreSQL; SQLite has one writer):
+    a reader paging by cursor never skips an entry that commits late. The lease (owner, until)
+    is what lets one dispatch instance at a time deliver this department's webhooks."""
+
+    __tablename__ = "feed_head"
+
+    department_code: Mapped[str] = mapped_column(ForeignKey("department.code"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class FeedEntry(Base):
+    """部门消息: one entry of a department's feed (append-only); ``seq`` rises strictly per
+    department. Types and ``data`` as in shared/webhooks.py."""
+
+    __tablename__ = "feed_entry"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    department_code: Mapped[str] = mapped_column(ForeignKey("department.code"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ticket_no: Mapped[str | None] = mapped_column(String(20))
+    assignment_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    __table_args__ = (UniqueConstraint("department_code", "seq", name="uq_feed_entry_dept_seq"),)
+
+
+class Delivery(Base):
+    """The push of one feed entry to the department's webhook: ``pending`` (in line, retried
+    with backoff), ``delivered`` (a 2xx answer) or ``dead`` (its retry window passed; an
+    operator may replay it). ``window_start`` is the entry's creation, or the last replay."""
+
+    __tablename__ = "delivery"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    feed_entry_id: Mapped[int] = mapped_column(ForeignKey("feed_entry.id"), unique=True)
+    department_code: Mapped[str] = mapped_column(String(32))
+    seq: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str | None] = mapped_column(String(20))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoint.id"))
+    state: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    dead_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    replays: Mapped[int] = mapped_column(Integer, default=0)
+    replayed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    replayed_by: Mapped[str | None] = mapped_column(String(50))
+
+    __table_args__ = (Index("ix_delivery_dept_state_seq", "department_code", "state", "seq"),
+                      Index("ix_delivery_state_id", "state", "id"))
+
+
+class DeliveryAttempt(Base):
+    """One POST of a delivery: when, the answer's status (None: no answer), latency, and the
+    first 500 characters of the answer or the error."""
+
+    __tablename__ = "delivery_attempt"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("delivery.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int] = mapped_column(Integer)
+    response: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
+class ProgressNote(Base):
+    """办理进展: a department's note on its open assignment (no clock moves)."""
+
+    __tablename__ = "progress_note"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignment.id"), index=True)
+    ticket_no: Mapped[str] = mapped_column(String(20))
+    department_code: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    actor: Mapped[str] = mapped_column(String(50))

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 ASSIGNMENT_STATES = ["dispatched", "signed", "replied", "return_requested", "returned",
-                     "opinion_submitted", "passed_down"]
+                     "opinion_submitted", "passed_down", "recalled"]
 
 
 class TerritorySchema(Schema):
@@ -251,3 +251,94 @@ class QueueItemSchema(Schema):
     round = fields.Integer()  # the round the dispatch will open
     waiting_reason = fields.String(allow_none=True)
     suggestion = fields.Dict(allow_none=True)
+
+
+# -- Step 3: endpoints, the department feed, deliveries, recall, progress -----------------------
+
+class EndpointCreateSchema(Schema):
+    """A department's endpoint (部门对接方式); ``category``: it serves only that category."""
+
+    kind = fields.String(required=True, validate=validate.OneOf(
+        ["terminal", "webhook", "pull", "open311"]))
+    url = fields.Raw(load_default=None, allow_none=True)  # checked by endpoints.check_webhook_url
+    category = fields.String(load_default=None, allow_none=True,
+                             validate=validate.Length(min=1, max=20))
+    timeout_seconds = fields.Integer(load_default=5, validate=validate.Range(min=1, max=30))
+
+
+class EndpointRecordSchema(Schema):
+    """An endpoint as listed: never its secret."""
+
+    id = fields.Integer()
+    department_code = fields.String()
+    category = fields.String(allow_none=True)
+    kind = fields.String()
+    url = fields.String(allow_none=True)
+    timeout_seconds = fields.Integer()
+    active = fields.Boolean()
+    created_at = fields.AwareDateTime()
+    created_by = fields.String()
+    secret_rotated_at = fields.AwareDateTime(allow_none=True)
+    deactivated_at = fields.AwareDateTime(allow_none=True)
+    deactivated_by = fields.String(allow_none=True)
+
+
+class FeedQuerySchema(Schema):
+    cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class DeliveryQuerySchema(Schema):
+    department_code = fields.String(load_default=None, allow_none=True,
+                                    validate=validate.Length(min=1, max=32))
+    state = fields.String(load_default=None, allow_none=True,
+                          validate=validate.OneOf(["pending", "delivered", "dead"]))
+    cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
+
+
+class DeliveryRecordSchema(Schema):
+    id = fields.Integer()
+    department_code = fields.String()
+    endpoint_id = fields.Integer()
+    feed_entry_id = fields.Integer()
+    seq = fields.Integer()
+    state = fields.String()
+    created_at = fields.AwareDateTime()
+    window_start = fields.AwareDateTime()
+    next_attempt_at = fields.AwareDateTime()
+    attempts = fields.Integer()
+    last_status = fields.Integer(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    delivered_at = fields.AwareDateTime(allow_none=True)
+    dead_at = fields.AwareDateTime(allow_none=True)
+    replays = fields.Integer()
+    replayed_at = fields.AwareDateTime(allow_none=True)
+    replayed_by = fields.String(allow_none=True)
+
+
+class AttemptRecordSchema(Schema):
+    id = fields.Integer()
+    at = fields.AwareDateTime()
+    status_code = fields.Integer(allow_none=True)
+    latency_ms = fields.Integer()
+    response = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class RecallSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ProgressSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ProgressRecordSchema(Schema):
+    id = fields.Integer()
+    assignment_id = fields.Integer()
+    ticket_no = fields.String()
+    department_code = fields.String()
+    note = fields.String()
+    at = fields.AwareDateTime()
+    actor = fields.String()

@@ -8,18 +8,26 @@ the routing catalogue (派单目录), every change a revision with the catalogue
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, select
 
-from services.dispatch import domain, reference
+from services.dispatch import domain, feed, reference
+from services.dispatch import endpoints as endpoint_rules
+from services.dispatch.deliverer import Deliverer
 from services.dispatch.dependencies import Settings
 from services.dispatch.models import (
     Assignment,
     AssignmentDeadline,
     CatalogueRevision,
+    Delivery,
+    DeliveryAttempt,
     Department,
     DispatchDecision,
+    Endpoint,
+    FeedEntry,
+    ProgressNote,
     RoutingRule,
     Territory,
     TicketCopy,
@@ -29,17 +37,26 @@ from services.dispatch.reference import ReferenceCache
 from services.dispatch.schemas import (
     AssignmentSchema,
     AssistViewSchema,
+    AttemptRecordSchema,
     ChangeLogQuerySchema,
     DeactivateSchema,
     DecisionSchema,
+    DeliveryQuerySchema,
+    DeliveryRecordSchema,
     DepartmentSchema,
+    EndpointCreateSchema,
+    EndpointRecordSchema,
+    FeedQuerySchema,
     InboxItemSchema,
     InboxQuerySchema,
     ManualDispatchSchema,
     OpinionSchema,
     PassDownSchema,
+    ProgressRecordSchema,
+    ProgressSchema,
     QueueItemSchema,
     QueueQuerySchema,
+    RecallSchema,
     ReferenceSchema,
     ReplySchema,
     RevisionSchema,
@@ -65,6 +82,10 @@ _rule_record = RuleRecordSchema()
 _revision = RevisionSchema()
 _decision = DecisionSchema()
 _queue_item = QueueItemSchema()
+_endpoint_record = EndpointRecordSchema()
+_delivery_record = DeliveryRecordSchema()
+_attempt_record = AttemptRecordSchema()
+_progress = ProgressRecordSchema()
 
 
 class DispatchService(Operations):
@@ -73,6 +94,7 @@ class DispatchService(Operations):
     db = Database(metadata)
     reference = ReferenceCache()
     settings = Settings()
+    deliverer = Deliverer()
     log_context = LogContext()
 
     # -- events ----------------------------------------------------------------------------
@@ -91,6 +113,7 @@ class DispatchService(Operations):
             urgency=d["urgency"], title=d["title"], content=d["content"],
             caller_name=d.get("caller_name"), phone=d.get("phone"), address=d.get("address"),
             territory_code=d.get("territory_code"), confidential=d["confidential"],
+            caller_privacy=bool(d.get("caller_privacy")),
             state="pending", round=0, transfers=0, reopens=0)
         session.add(ticket)
         if d.get("resolved_at_intake"):  # answered on the spot: nothing to dispatch
@@ -111,10 +134,12 @@ class DispatchService(Operations):
                          ticket_no=ticket.ticket_no)
         else:
             assert decision is not None
-            self._dispatch(ticket, decision.lead, decision.assists, "system", decision.rule_id,
-                           kind="auto", catalogue_version=ref.catalogue_version,
-                           suggestion=decision)
-        self.db.commit()
+            created = self._dispatch(ticket, decision.lead, decision.assists, "system",
+                                     decision.rule_id, kind="auto",
+                                     catalogue_version=ref.catalogue_version,
+                                     suggestion=decision)
+            self._feed(ticket, self._dispatched_entries(ticket, created))
+        self._commit()
 
     @event_handler("ticket.reopened")
     def on_ticket_reopened(self, event: Event) -> None:
@@ -130,11 +155,15 @@ class DispatchService(Operations):
             Assignment.state != "passed_down").order_by(Assignment.id.desc()))
         if ticket is None or last_lead is None:
             raise OutOfOrder(f"reopened {no} before its dispatch reached dispatch")
-        self._dispatch(ticket, last_lead.department_code, [], event.data["actor"], None,
-                       kind="reopened", reason=event.data["reason"])
+        created = self._dispatch(ticket, last_lead.department_code, [], event.data["actor"],
+                                 None, kind="reopened", reason=event.data["reason"])
         ticket.reopens += 1
         self._flag_if_problem(ticket)
-        self.db.commit()
+        # 重办 in the lead's feed: the reopening, then the new round's assignment
+        self._feed(ticket, [self._entry(last_lead, "assignment.reopened", {
+            "reason": event.data["reason"], "round": ticket.round,
+            "new_assignment_id": created[0].id})] + self._dispatched_entries(ticket, created))
+        self._commit()
 
     @event_handler("assignment.return_requested", "assignment.return_decided",
                    "assignment.return_withdrawn")
@@ -168,7 +197,8 @@ class DispatchService(Operations):
                     Assignment.ticket_no == a.ticket_no, Assignment.round == a.round)):
                 if other.state not in domain.FINISHED_STATES:
                     other.state = "returned"
-            if ticket.state != "pending":
+            # (an approval of a round the center has recalled since does not hold the order)
+            if ticket.state != "pending" and a.round == ticket.round:
                 ticket.state = "pending"
                 # back in the dispatchers' queue; the catalogue's choice was just returned
                 self._hold(ticket, "returned", None, None)
@@ -178,7 +208,11 @@ class DispatchService(Operations):
             # the rejection overtook its own request (two workers of this queue at once): apply
             # the request first, or it would arrive later and hold the assignment for good
             raise OutOfOrder(f"return {d['return_id']} decided before its request was applied")
-        self.db.commit()
+        if event.type == "assignment.return_decided":
+            self._feed(ticket, [self._entry(a, "assignment.return_decided", {
+                "return_id": d["return_id"], "approved": d["approved"], "note": d.get("note"),
+                "at": d["at"]})])
+        self._commit()
 
     @event_handler("assignment.clocks_started", "assignment.extension_decided")
     def on_deadline(self, event: Event) -> None:
@@ -215,7 +249,48 @@ class DispatchService(Operations):
                                                    updated_at=now))
                 else:
                     row.handle_due, row.extended, row.updated_at = d["new_due"], True, now
-        self.db.commit()
+        holder = chain[-1]  # the unit holding the assignment now (after any 下派)
+        ticket = session.get(TicketCopy, a.ticket_no)
+        if event.type == "assignment.clocks_started":
+            entry = self._entry(holder, "assignment.deadlines_set", {
+                "started_at": d["started_at"], "sign_due": d["sign_due"],
+                "handle_due": d["handle_due"], "policy": d["policy"]})
+        else:
+            entry = self._entry(holder, "assignment.extension_decided", {
+                "extension_id": d["extension_id"], "approved": d["approved"],
+                "old_due": d["old_due"], "new_due": d.get("new_due"), "note": d.get("note"),
+                "at": d["at"]})
+        if holder.state != "recalled":  # a recalled assignment's department is told no more
+            self._feed(ticket, [entry])
+        self._commit()
+
+    @event_handler("ticket.urged", "ticket.supervised")
+    def on_oversight(self, event: Event) -> None:
+        """催办 and 督办单 reach the urged / supervised department's feed (a 督办单 of a whole
+        problem order, with no assignment, has no department feed to go to)."""
+        if not self.db.claim(event):
+            return
+        d = event.data
+        session = self.db.session
+        if d.get("assignment_id") is None:
+            self.db.commit()
+            return
+        a = session.get(Assignment, d["assignment_id"])
+        if a is None:
+            raise OutOfOrder(f"{event.type} of assignment {d['assignment_id']} before its "
+                             f"dispatch")
+        if event.type == "ticket.urged":
+            entry = self._entry(a, "assignment.urged", {
+                "urge_id": d["urge_id"], "clock": d["clock"], "kind": d["kind"],
+                "channel": d["channel"], "note": d.get("note"), "issued_at": d["issued_at"]})
+        else:
+            entry = self._entry(a, "assignment.supervised", {
+                "supervision_order_id": d["supervision_order_id"], "source": d["source"],
+                "explanation_due": d["explanation_due"], "note": d.get("note"),
+                "opened_at": d["opened_at"]})
+        if a.state != "recalled":
+            self._feed(session.get(TicketCopy, a.ticket_no), [entry])
+        self._commit()
 
     # -- commands --------------------------------------------------------------------------
     @rpc
@@ -264,13 +339,16 @@ class DispatchService(Operations):
             kind = "overridden"
         else:
             kind = "manual"
-        transfer = ticket.round >= 1  # pending again after a round: an approved return
+        # pending again after a round: an approved return (转办), or the center's own recall
+        # (撤回派单, not the department's doing: not counted towards 问题工单)
+        transfer = ticket.round >= 1 and (pending is None or pending.waiting_reason != "recalled")
         created = self._dispatch(ticket, lead, assists, actor, rule_id, kind=kind,
                                  catalogue_version=version, reason=form["reason"])
         if transfer:
             ticket.transfers += 1
             self._flag_if_problem(ticket)
-        self.db.commit()
+        self._feed(ticket, self._dispatched_entries(ticket, created))
+        self._commit()
         return [_assignment.dump(a) for a in created]
 
     @rpc
@@ -358,7 +436,9 @@ class DispatchService(Operations):
             "from_department": a.department_code, "to_department": child.department_code,
             "role": a.role, "at": now, "actor": actor, "note": form["note"]},
             ticket_no=a.ticket_no)
-        self.db.commit()
+        ticket = session.get(TicketCopy, a.ticket_no)
+        self._feed(ticket, self._dispatched_entries(ticket, [child]))
+        self._commit()
         return _assignment.dump(child)
 
     # -- the routing catalogue (派单目录), admin ------------------------------------------------
@@ -516,7 +596,10 @@ class DispatchService(Operations):
                            {"assignment_id": assignment_id})
         assists = self._assist_views({(a.ticket_no, a.round)}).get((a.ticket_no, a.round), []) \
             if a.role == "lead" else []
-        return {**_assignment.dump(a), "assists": [_assist_view.dump(v) for v in assists]}
+        notes = self.db.session.scalars(select(ProgressNote).where(
+            ProgressNote.assignment_id == a.id).order_by(ProgressNote.id))
+        return {**_assignment.dump(a), "assists": [_assist_view.dump(v) for v in assists],
+                "progress": [_progress.dump(n) for n in notes]}
 
     @rpc
     @translate_db_errors
@@ -590,7 +673,292 @@ class DispatchService(Operations):
     def rule_count(self) -> int:
         return int(self.db.session.scalar(select(func.count()).select_from(RoutingRule)) or 0)
 
+    # -- Step 3: recall (撤回派单) and progress (办理进展) -------------------------------------
+    @rpc
+    @translate_db_errors
+    def recall(self, ticket_no: str, payload: dict[str, Any], actor: str) -> dict[str, Any]:
+        """撤回派单: withdraw the current round (sent to the wrong department) while its lead has
+        not replied; its assignments stop (``recalled``) and the order waits for a dispatcher
+        again (预审 queue, waiting reason ``recalled``)."""
+        form = load_or_invalid(RecallSchema(), payload or {})
+        bind(ticket_no=ticket_no)
+        session = self.db.session
+        ticket = session.get(TicketCopy, ticket_no)
+        if ticket is None:
+            raise NotFound(f"工单不存在 order {ticket_no} not found", {"ticket_no": ticket_no})
+        if ticket.state != "dispatched":
+            raise Conflict(f"工单当前不在派单状态，不能撤回 order is {ticket.state}, not dispatched",
+                           {"action": "recall", "state": ticket.state})
+        round_rows = list(session.scalars(select(Assignment).where(
+            Assignment.ticket_no == ticket_no, Assignment.round == ticket.round)
+            .order_by(Assignment.id)))
+        lead = next((a for a in round_rows if a.role == "lead" and a.state != "passed_down"),
+                    None)
+        if lead is not None and lead.state == "replied":
+            raise Conflict("主办单位已答复，不能撤回 the lead department has replied",
+                           {"action": "recall", "state": "replied"})
+        recalled = [a for a in round_rows if a.state not in ("passed_down", "returned")]
+        now = utcnow()
+        for a in recalled:
+            a.state = "recalled"
+        ticket.state = "pending"
+        self._hold(ticket, "recalled", None, None)
+        ids = [a.id for a in recalled]
+        departments = list(dict.fromkeys(a.department_code for a in recalled))
+        self.db.emit("ticket.recalled", {
+            "ticket_no": ticket_no, "round": ticket.round, "at": now, "actor": actor,
+            "reason": form["reason"], "assignment_ids": ids, "departments": departments},
+            ticket_no=ticket_no)
+        self._feed(ticket, [self._entry(a, "assignment.recalled", {
+            "reason": form["reason"], "round": ticket.round, "at": now}) for a in recalled])
+        self._commit()
+        return {"ticket_no": ticket_no, "round": ticket.round, "assignment_ids": ids}
+
+    @rpc
+    @translate_db_errors
+    def note_progress(self, assignment_id: int, department_code: str, payload: dict[str, Any],
+                      actor: str) -> dict[str, Any]:
+        """办理进展: the department's note on its open assignment (no clock moves)."""
+        form = load_or_invalid(ProgressSchema(), payload or {})
+        a = self._own_assignment(assignment_id, department_code)
+        if a.state not in endpoint_rules.PROGRESS_STATES:
+            raise Conflict(f"当前状态「{domain.STATE_NAMES.get(a.state, a.state)}」不能记录办理进展 "
+                           f"the assignment is no longer open",
+                           {"action": "note_progress", "state": a.state})
+        note = ProgressNote(assignment_id=a.id, ticket_no=a.ticket_no,
+                            department_code=a.department_code, note=form["note"], at=utcnow(),
+                            actor=actor)
+        self.db.session.add(note)
+        self.db.session.flush()
+        self.db.emit("assignment.progress_noted", {
+            "note_id": note.id, "assignment_id": a.id, "ticket_no": a.ticket_no,
+            "department_code": a.department_code, "note": note.note, "at": note.at,
+            "actor": actor}, ticket_no=a.ticket_no)
+        self.db.commit()
+        return _progress.dump(note)
+
+    # -- Step 3: the department feed (部门消息流), pulled ------------------------------------------
+    @rpc
+    @translate_db_errors
+    def feed(self, department_code: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        """A department's feed entries after ``cursor`` (a seq), oldest first; ``next_cursor``
+        is the last item's seq (None when there are none: keep the cursor you have)."""
+        q = load_or_invalid(FeedQuerySchema(), query or {})
+        session = self.db.session
+        if session.get(Department, department_code) is None:
+            raise NotFound(f"部门不存在 department {department_code} not found",
+                           {"department_code": department_code})
+        stmt = (select(FeedEntry).where(FeedEntry.department_code == department_code)
+                .order_by(FeedEntry.seq).limit(q["limit"]))
+        if q["cursor"] is not None:
+            stmt = stmt.where(FeedEntry.seq > q["cursor"])
+        items = [feed.body_of(e) for e in session.scalars(stmt)]
+        return {"items": items, "next_cursor": items[-1]["seq"] if items else None}
+
+    # -- Step 3: endpoints (部门对接方式), admin -----------------------------------------------
+    @rpc
+    @translate_db_errors
+    def create_endpoint(self, department_code: str, payload: dict[str, Any],
+                        actor: str) -> dict[str, Any]:
+        """A department's endpoint; it supersedes the active one of the same (department,
+        category), in this transaction (no moment without one). A webhook's secret is in this
+        answer only (and in a rotation's)."""
+        form = load_or_invalid(EndpointCreateSchema(), payload or {})
+        session = self.db.session
+        if session.get(Department, department_code) is None:
+            raise NotFound(f"部门不存在 department {department_code} not found",
+                           {"department_code": department_code})
+        if form["category"] is not None and form["category"] not in CATEGORIES:
+            raise Invalid.fields({"category": [f"未知类别 unknown category {form['category']}"]})
+        url = secret = None
+        if form["kind"] == "webhook":
+            url = endpoint_rules.check_webhook_url(form["url"])
+            secret = endpoint_rules.new_secret()
+        elif form["url"] is not None:
+            raise Invalid.fields({"url": ["只有 webhook 端点有 URL only a webhook endpoint has "
+                                          "a url"]})
+        now = utcnow()
+        slot = endpoint_rules.slot(form["category"])
+        old = session.scalar(select(Endpoint).where(Endpoint.department_code == department_code,
+                                                    Endpoint.active_slot == slot))
+        if old is not None:
+            self._deactivate(old, actor, now)
+            session.flush()
+        ep = Endpoint(department_code=department_code, category=form["category"],
+                      kind=form["kind"], url=url, secret=secret,
+                      timeout_seconds=form["timeout_seconds"], active=True, active_slot=slot,
+                      created_at=now, created_by=actor)
+        session.add(ep)
+        session.flush()
+        self.db.commit()
+        result = {**_endpoint_record.dump(ep), "replaced_endpoint_id": old.id if old else None}
+        if secret is not None:
+            result["secret"] = secret
+        return result
+
+    @rpc
+    @translate_db_errors
+    def list_endpoints(self, department_code: str) -> dict[str, Any]:
+        session = self.db.session
+        if session.get(Department, department_code) is None:
+            raise NotFound(f"部门不存在 department {department_code} not found",
+                           {"department_code": department_code})
+        rows = session.scalars(select(Endpoint).where(
+            Endpoint.department_code == department_code).order_by(Endpoint.id))
+        return {"items": [_endpoint_record.dump(e) for e in rows]}
+
+    @rpc
+    @translate_db_errors
+    def rotate_endpoint_secret(self, endpoint_id: int, actor: str) -> dict[str, Any]:
+        """A new secret for an active webhook, effective at once (every attempt is signed
+        anew); the old one stops working."""
+        ep = self._endpoint(endpoint_id)
+        if not ep.active or ep.kind != "webhook":
+            raise Conflict("只有启用中的 webhook 端点有密钥 only an active webhook has a secret",
+                           {"action": "rotate_secret",
+                            "state": ep.kind if ep.active else "inactive"})
+        ep.secret = endpoint_rules.new_secret()
+        ep.secret_rotated_at = utcnow()
+        self.db.commit()
+        return {"id": ep.id, "secret": ep.secret, "secret_rotated_at": ep.secret_rotated_at}
+
+    @rpc
+    @translate_db_errors
+    def deactivate_endpoint(self, endpoint_id: int, actor: str) -> dict[str, Any]:
+        ep = self._endpoint(endpoint_id)
+        if not ep.active:
+            raise Conflict("该端点已停用 the endpoint is already inactive",
+                           {"action": "deactivate", "state": "inactive"})
+        self._deactivate(ep, actor, utcnow())
+        self.db.commit()
+        return _endpoint_record.dump(ep)
+
+    # -- Step 3: webhook deliveries, operators --------------------------------------------------
+    @rpc
+    @translate_db_errors
+    def deliver_due(self, now: str | None = None) -> dict[str, int]:
+        """Run delivery passes synchronously as of ``now`` (ISO-8601 with a time zone; default
+        the current time): every department's due entries, in seq order, until none is due.
+        The clock is injectable for operators and tests, like supervision's ``sweep``."""
+        self.db.rollback()  # no transaction of this worker stays open across the HTTP calls
+        at = None if now is None else _parse_instant(now)
+        return self.deliverer.deliver_due(at)
+
+    @rpc
+    @translate_db_errors
+    def list_deliveries(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
+        q = load_or_invalid(DeliveryQuerySchema(), query or {})
+        stmt = select(Delivery).order_by(Delivery.id).limit(q["limit"] + 1)
+        if q["department_code"]:
+            stmt = stmt.where(Delivery.department_code == q["department_code"])
+        if q["state"]:
+            stmt = stmt.where(Delivery.state == q["state"])
+        if q["cursor"]:
+            stmt = stmt.where(Delivery.id > q["cursor"])
+        rows = list(self.db.session.scalars(stmt))
+        more = len(rows) > q["limit"]
+        rows = rows[: q["limit"]]
+        return {"items": [_delivery_record.dump(d) for d in rows],
+                "next_cursor": rows[-1].id if more else None}
+
+    @rpc
+    @translate_db_errors
+    def get_delivery(self, delivery_id: int) -> dict[str, Any]:
+        """One delivery with every attempt, and the entry it carries."""
+        session = self.db.session
+        d = session.get(Delivery, delivery_id)
+        if d is None:
+            raise NotFound(f"推送记录不存在 delivery {delivery_id} not found",
+                           {"delivery_id": delivery_id})
+        attempts = session.scalars(select(DeliveryAttempt).where(
+            DeliveryAttempt.delivery_id == d.id).order_by(DeliveryAttempt.id))
+        entry = session.get(FeedEntry, d.feed_entry_id)
+        return {**_delivery_record.dump(d), "entry": feed.body_of(entry, d.id),
+                "attempt_log": [_attempt_record.dump(a) for a in attempts]}
+
+    @rpc
+    @translate_db_errors
+    def replay_delivery(self, delivery_id: int, actor: str) -> dict[str, Any]:
+        """重放: a dead-lettered delivery goes back in line (at its seq: the department's later
+        entries wait behind it again) with a fresh retry window."""
+        session = self.db.session
+        d = session.get(Delivery, delivery_id)
+        if d is None:
+            raise NotFound(f"推送记录不存在 delivery {delivery_id} not found",
+                           {"delivery_id": delivery_id})
+        if d.state != "dead":
+            raise Conflict(f"只有死信可以重放 only a dead-lettered delivery is replayed ({d.state})",
+                           {"action": "replay", "state": d.state})
+        now = utcnow()
+        d.state, d.dead_at, d.next_attempt_at, d.window_start = "pending", None, now, now
+        d.replays += 1
+        d.replayed_at, d.replayed_by = now, actor
+        self.db.emit("delivery.replayed", {"delivery_id": d.id,
+                                           "department_code": d.department_code, "at": now,
+                                           "actor": actor},
+                     ticket_no=session.get(FeedEntry, d.feed_entry_id).ticket_no)
+        self.db.commit()
+        self.deliverer.wake()
+        return _delivery_record.dump(d)
+
+    @rpc
+    @translate_db_errors
+    def delivery_problems(self, older_than_seconds: int = 3600) -> dict[str, Any]:
+        """For ``hotline reconcile``: deliveries dead-lettered, and pending for longer than
+        ``older_than_seconds`` (by their entry's creation), with a few ids of each."""
+        session = self.db.session
+        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        dead = list(session.scalars(select(Delivery.id).where(Delivery.state == "dead")
+                                    .order_by(Delivery.id).limit(1000)))
+        stale = list(session.scalars(select(Delivery.id).where(
+            Delivery.state == "pending", Delivery.created_at < cutoff)
+            .order_by(Delivery.id).limit(1000)))
+        return {"dead": len(dead), "dead_ids": dead[:20], "stale_pending": len(stale),
+                "stale_pending_ids": stale[:20]}
+
     # -- helpers ---------------------------------------------------------------------------
+    # -- Step 3 helpers: the department feed --------------------------------------------------
+    def _entry(self, a: Assignment, entry_type: str, data: dict[str, Any]) -> feed.NewEntry:
+        return feed.NewEntry(department_code=a.department_code, type=entry_type,
+                             ticket_no=a.ticket_no, assignment_id=a.id, data=data, category=None)
+
+    def _dispatched_entries(self, ticket: TicketCopy,
+                            created: list[Assignment]) -> list[feed.NewEntry]:
+        facts = {c: getattr(ticket, c) for c in (
+            "category", "urgency", "title", "content", "address", "territory_code", "phone",
+            "caller_name", "caller_privacy")}
+        return [self._entry(a, "assignment.dispatched", endpoint_rules.dispatched_data(
+            facts, role=a.role, round_=a.round, dispatched_at=a.dispatched_at,
+            passed_from_id=a.passed_from_id, note=a.pass_down_note)) for a in created]
+
+    def _feed(self, ticket: TicketCopy | None, entries: list[feed.NewEntry]) -> None:
+        """Append to the departments' feeds in this transaction; 涉密 orders never enter a
+        feed (their departments handle them in the console)."""
+        if ticket is None or ticket.confidential or not entries:
+            return
+        for e in entries:
+            e.category = ticket.category
+        made = feed.append(self.db.session, entries, utcnow())
+        self._deliveries_made = getattr(self, "_deliveries_made", 0) + made
+
+    def _commit(self) -> None:
+        """Commit, then wake this process's deliverer if the transaction made deliveries."""
+        self.db.commit()
+        if getattr(self, "_deliveries_made", 0):
+            self._deliveries_made = 0
+            self.deliverer.wake()
+
+    def _endpoint(self, endpoint_id: int) -> Endpoint:
+        ep = self.db.session.get(Endpoint, endpoint_id)
+        if ep is None:
+            raise NotFound(f"端点不存在 endpoint {endpoint_id} not found",
+                           {"endpoint_id": endpoint_id})
+        return ep
+
+    def _deactivate(self, ep: Endpoint, actor: str, now: datetime) -> None:
+        ep.active, ep.active_slot = False, None
+        ep.deactivated_at, ep.deactivated_by = now, actor
+
     def _own_assignment(self, assignment_id: int, department_code: str) -> Assignment:
         a = self.db.session.get(Assignment, assignment_id)
         if a is None or a.department_code != department_code:
@@ -754,6 +1122,16 @@ class DispatchService(Operations):
             "assignments": [{"assignment_id": a.id, "department_code": a.department_code,
                              "role": a.role} for a in created]}, ticket_no=ticket.ticket_no)
         return created
+
+
+def _parse_instant(value: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise Invalid.fields({"now": ["须为 ISO-8601 时间 must be an ISO-8601 instant"]}) from None
+    if at.tzinfo is None:
+        raise Invalid.fields({"now": ["须带时区 must include a time zone"]})
+    return at
 
 
 class OutOfOrder(Exception):

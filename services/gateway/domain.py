@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import Forbidden, Invalid, NotFound
+from shared.masking import mask_name, mask_phone  # noqa: F401  (one definition, re-exported)
 
 STAFF = {"agent", "dispatcher", "supervisor", "leader", "admin"}
 
@@ -62,6 +63,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "instruction.manage": frozenset({"supervisor", "admin"}),  # 审定反馈, 更改办件/阅件
     "instruction.respond": frozenset({"department"}),  # a unit's feedback and 阅知
     "instruction.summary": frozenset({"supervisor", "leader", "admin"}),
+
+    # -- Step 3 delivery: endpoints, the department feed, deliveries, recall (helper delivery) --
+    "endpoint.admin": frozenset({"admin"}),
+    "delivery.read": frozenset({"admin"}),
+    "delivery.replay": frozenset({"admin"}),
+    # a department's own feed (its users and its system's key); the center's oversight roles
+    "feed.read": frozenset({"department", "dispatcher", "supervisor", "admin"}),
+    "ticket.recall": frozenset({"dispatcher", "admin"}),  # 撤回派单
+    # 办理进展 is an assignment action ("assignment.act"), like sign and reply
 
 }
 
@@ -122,15 +132,6 @@ def visible_to(principal: Principal, assignments: list[dict[str, Any]]) -> bool:
     return any(a["department_code"] == principal.department_code for a in assignments)
 
 
-def mask_phone(phone: str | None) -> str | None:
-    """``13812345678`` → ``138****5678`` (DOMAIN.md §6)."""
-    if not phone:
-        return phone
-    if "-" in phone:
-        area, local, *ext = phone.split("-")
-        return f"{area}-****{local[-4:]}" + "".join(f"-{e}" for e in ext)
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else "****"
-
 
 # -- repeat calls, caller history, links, unmasking, confidential clearance ------------------------
 # 涉密 (confidential) orders: who may see them at all (DOMAIN.md §4 批示件, §6).
@@ -172,12 +173,6 @@ def sees_every_confidential(principal: Principal, cleared: bool = False) -> bool
     return principal.via != "api_key" and (principal.role in CLEARED_ROLES or (
         principal.role in CLEARABLE_ROLES and cleared))
 
-
-def mask_name(name: str | None) -> str | None:
-    """保密 on the caller's request: ``李秀英`` → ``李**`` for the departments."""
-    if not name:
-        return name
-    return name[0] + "*" * max(1, len(name) - 1)
 
 
 def check_unmask_reason(reason: object) -> str | None:

@@ -203,6 +203,16 @@ SCHEMAS: dict[str, Any] = {
         "reason": {"type": "string", "maxLength": 500,
                    "description": "required when sent back for revision"}}},
 
+    # -- Step 3 delivery: endpoints, recall, progress (helper delivery) --
+    "EndpointRequest": {"type": "object", "required": ["kind"], "properties": {
+        "kind": {"type": "string", "enum": ["terminal", "webhook", "pull", "open311"]},
+        "url": {"type": "string", "format": "uri", "description": "webhook only: http(s)"},
+        "category": {"type": "string", "description": "this endpoint serves only that category"},
+        "timeout_seconds": {"type": "integer", "minimum": 1, "maximum": 30, "default": 5}}},
+    "Recall": {"type": "object", "required": ["reason"], "properties": {
+        "reason": {"type": "string", "maxLength": 500, "description": "撤回派单的理由"}}},
+    "Progress": {"type": "object", "required": ["note"], "properties": {
+        "note": {"type": "string", "maxLength": 2000, "description": "办理进展"}}},
     "Error": {"type": "object", "properties": {"error": {"type": "object", "properties": {
         "code": {"type": "string"}, "message": {"type": "string"},
         "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},

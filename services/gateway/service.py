@@ -384,6 +384,22 @@ class GatewayService(EndpointRoutes, Open311Routes):
         return 201, self.dispatch.pass_down(assignment_id, who.department_code,
                                             read_json(request), who.as_actor())
 
+    # -- Step 3 delivery: recall (撤回派单) and progress (办理进展) --
+    @route("POST", "/api/v1/tickets/<ticket_no>/recall",
+           summary="撤回派单 Recall the current dispatch round (before the lead replies); the "
+           "order waits for a dispatcher again", action="ticket.recall", body="Recall")
+    def recall(self, request: Any, ticket_no: str) -> Any:
+        who = self._authorize(request, "ticket.recall")
+        return self.dispatch.recall(ticket_no, read_json(request), who.as_actor())
+
+    @route("POST", "/api/v1/assignments/<int:assignment_id>/progress",
+           summary="办理进展 Record progress on an open assignment", action="assignment.act",
+           body="Progress", department_scoped=True, idempotent=True)
+    def note_progress(self, request: Any, assignment_id: int) -> Any:
+        who = self._authorize(request, "assignment.act")
+        return 201, self.dispatch.note_progress(assignment_id, who.department_code,
+                                                read_json(request), who.as_actor())
+
     @route("GET", "/api/v1/admin/routing-rules", summary="派单目录 The routing catalogue",
            action="catalogue.read", query=("active",))
     def routing_rules(self, request: Any) -> Any:
