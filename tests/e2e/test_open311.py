@@ -463,7 +463,6 @@ class TestLifecycle:
             for value in PERSONAL.values():
                 assert value not in r.text
 
-    @pytest.mark.xfail(strict=False, reason="needs dispatch.note_progress from step3-delivery")
     def test_an_open_update_is_a_progress_note(self, system: System,
                                                o311: Open311Client) -> None:
         no = submit(o311)["service_request_id"]
