@@ -23,6 +23,14 @@ DEMO_ORDER = {
 }
 
 
+OWN_SYSTEM_ORDER = {
+    "channel": "phone", "category": "help", "urgency": "normal",
+    "caller_name": "陈女士", "phone": "139 0000 1234", "address": "江阳区南城街道白招牌社区滨江路8号",
+    "territory_code": "510502001001",
+    "content": "滨江路8号小区从今天早上开始停水，自来水管网好像破了，请水务部门尽快抢修。",
+}
+
+
 def gateway_url(config: dict[str, Any]) -> str:
     return f"http://{config['WEB_SERVER_ADDRESS']}"
 
@@ -83,6 +91,7 @@ def up(config: dict[str, Any], demo: bool = False, exit_after_start: bool = Fals
     migrate(config)
     url = gateway_url(config)
     cluster = Cluster(log_dir=data_dir / "logs")
+    sim: Any = None
     stopping = False
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -97,7 +106,8 @@ def up(config: dict[str, Any], demo: bool = False, exit_after_start: bool = Fals
         cluster.wait_healthy(url, timeout=90)
         if demo:
             load_demo(config)
-            walkthrough(url)
+            sim = start_own_system(url, data_dir / "logs")
+            walkthrough(url, own_system=True)
         say("")
         say(f"  网页总览 Web overview:  {url}/")
         say(f"  API 文档 OpenAPI:       {url}/api/v1/openapi.json")
@@ -116,7 +126,60 @@ def up(config: dict[str, Any], demo: bool = False, exit_after_start: bool = Fals
         return 0
     finally:
         say("stopping …")
+        if sim is not None:
+            stop_process(sim)
         cluster.stop()
+
+
+def start_own_system(url: str, log_dir: Path) -> Any:
+    """The demo's department with its own system: 市水务局 attached by webhook to a reference
+    department system (``hotline dept-sim``) started beside the services, which verifies each
+    push, then signs and replies through the inbound API with the department's key."""
+    import socket
+    import subprocess
+
+    import requests
+
+    from hotline import demo
+    from hotline.client import HotlineClient, wait_for
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    attached = demo.attach_own_system(HotlineClient.login(url, "admin", demo.DEMO_PASSWORD),
+                                      f"http://127.0.0.1:{port}/webhook")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with open(log_dir / "dept-sim.log", "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "dept-sim", "--hotline-url", url,
+             "--port", str(port), "--delay", "2", "--progress", "--dept",
+             f"{attached['department_code']}:{attached['secret']}:{attached['api_key']}"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dept-sim exited; see {log_dir / 'dept-sim.log'}")
+        try:
+            return requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    wait_for(listening, timeout=20, what="dept-sim listening")
+    say(f"部门自有系统 own system of {attached['department_code']}: dept-sim on "
+        f"http://127.0.0.1:{port} (webhook, signed; replies with its API key)")
+    return proc
+
+
+def stop_process(proc: Any, timeout: float = 10) -> None:
+    import subprocess
+
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 def logging_quiet() -> None:
@@ -124,8 +187,9 @@ def logging_quiet() -> None:
     logging.basicConfig(level=logging.WARNING)
 
 
-def walkthrough(url: str) -> int:
-    """Drive one order through its life over HTTP, printing each stage (a newcomer's tour)."""
+def walkthrough(url: str, own_system: bool = False) -> int:
+    """Drive one order through its life over HTTP, printing each stage (a newcomer's tour);
+    with ``own_system``, then one order handled by a department's own system (webhook)."""
     from hotline.client import HotlineClient, wait_for
 
     agent = HotlineClient.login(url, "agent1", "demo12345")
@@ -164,7 +228,31 @@ def walkthrough(url: str) -> int:
         f"closed {r['closed']}, on-time sign {r['on_time_sign']['numerator']}/"
         f"{r['on_time_sign']['sample']}, on-time completion "
         f"{r['on_time_completion']['numerator']}/{r['on_time_completion']['sample']}")
+    if own_system:
+        own_system_walkthrough(url, agent)
     return 0
+
+
+def own_system_walkthrough(url: str, agent: Any) -> None:
+    """⑨: an order routed to 市水务局 is pushed to its own system, which replies by API."""
+    from hotline import demo
+    from hotline.client import HotlineClient, wait_for
+
+    t = agent.register(OWN_SYSTEM_ORDER, idempotency_key=f"walkthrough-own-{time.time_ns()}")
+    no = t["ticket_no"]
+    lead = wait_for(lambda: next((a for a in agent.ticket(no)["assignments"]
+                                  if a["role"] == "lead"), None), what="dispatch")
+    admin = HotlineClient.login(url, "admin", demo.DEMO_PASSWORD)
+    delivered = wait_for(lambda: next(
+        (d for d in admin.deliveries(ticket_no=no, state="delivered")["items"]
+         if d["feed_type"] == "assignment.dispatched"), None),
+        timeout=30, what="webhook delivered")
+    say(f"⑨ 推送部门自有系统 {no} pushed to {lead['department_code']}'s own system "
+        f"(delivery {delivered['id']}, signed webhook)")
+    done = wait_for(lambda: (d := agent.ticket(no))["status"] == "replied" and d,
+                    timeout=60, what="reply from the department's own system")
+    reply = next(a for a in done["assignments"] if a["role"] == "lead")
+    say(f"   部门系统签收并答复 signed and replied through its API key ({reply['replied_by']})")
 
 
 def reconcile(config: dict[str, Any], since_hours: float = 24, grace_seconds: int = 60) -> int:

@@ -136,3 +136,30 @@ def load(rpc: Any) -> dict[str, Any]:
             rpc.knowledge.create_article(article, "demo")
         counts["articles"] = len(KNOWLEDGE)
     return counts
+
+
+# -- a department with its own system (部门自有系统), for ``hotline up --demo`` -------------------
+OWN_SYSTEM_DEPARTMENT = "shuiwu"  # 市水务局: its own case system receives pushed orders
+OWN_SYSTEM_KEY_NAME = "演示部门系统 dept-sim"
+
+
+def attach_own_system(admin: Any, webhook_url: str,
+                      department_code: str = OWN_SYSTEM_DEPARTMENT) -> dict[str, str]:
+    """Attach ``department_code`` as a webhook endpoint at ``webhook_url`` (the reference
+    department system, ``hotline dept-sim``): a fresh API key (the demo's earlier keys of that
+    name are revoked) and a fresh endpoint secret (both are shown only once, so every start of
+    the demo makes new ones). ``admin`` is a logged-in :class:`HotlineClient`."""
+    for key in admin.api_keys()["items"]:
+        if key["name"] == OWN_SYSTEM_KEY_NAME and not key.get("revoked_at"):
+            admin.revoke_api_key(key["key_id"])
+    api_key = admin.issue_api_key(department_code, OWN_SYSTEM_KEY_NAME)["api_key"]
+    current = [e for e in admin.endpoints(department_code)["items"]
+               if e["active"] and e.get("category") is None]
+    if current and current[0]["kind"] == "webhook" and current[0]["url"] == webhook_url:
+        secret = admin.rotate_endpoint_secret(current[0]["id"])["secret"]
+    else:
+        for e in current:
+            admin.deactivate_endpoint(e["id"])
+        secret = admin.create_endpoint(department_code, "webhook", url=webhook_url,
+                                       timeout_seconds=5)["secret"]
+    return {"department_code": department_code, "secret": secret, "api_key": api_key}

@@ -293,6 +293,8 @@ class DeliveryQuerySchema(Schema):
                                     validate=validate.Length(min=1, max=32))
     state = fields.String(load_default=None, allow_none=True,
                           validate=validate.OneOf(["pending", "delivered", "dead"]))
+    ticket_no = fields.String(load_default=None, allow_none=True,
+                              validate=validate.Length(min=1, max=20))
     cursor = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0))
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=500))
 

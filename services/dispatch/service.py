@@ -848,18 +848,25 @@ class DispatchService(Operations):
     @translate_db_errors
     def list_deliveries(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
         q = load_or_invalid(DeliveryQuerySchema(), query or {})
-        stmt = select(Delivery).order_by(Delivery.id).limit(q["limit"] + 1)
+        stmt = (select(Delivery, FeedEntry.type, FeedEntry.ticket_no, FeedEntry.assignment_id)
+                .join(FeedEntry, FeedEntry.id == Delivery.feed_entry_id)
+                .order_by(Delivery.id).limit(q["limit"] + 1))
         if q["department_code"]:
             stmt = stmt.where(Delivery.department_code == q["department_code"])
         if q["state"]:
             stmt = stmt.where(Delivery.state == q["state"])
+        if q["ticket_no"]:
+            stmt = stmt.where(FeedEntry.ticket_no == q["ticket_no"])
         if q["cursor"]:
             stmt = stmt.where(Delivery.id > q["cursor"])
-        rows = list(self.db.session.scalars(stmt))
+        rows = list(self.db.session.execute(stmt))
         more = len(rows) > q["limit"]
         rows = rows[: q["limit"]]
-        return {"items": [_delivery_record.dump(d) for d in rows],
-                "next_cursor": rows[-1].id if more else None}
+        # what each delivery carries (the entry's type, order and assignment), so an operator
+        # can answer "was this order pushed?" from the list
+        return {"items": [{**_delivery_record.dump(d), "feed_type": kind, "ticket_no": no,
+                           "assignment_id": aid} for d, kind, no, aid in rows],
+                "next_cursor": rows[-1][0].id if more else None}
 
     @rpc
     @translate_db_errors

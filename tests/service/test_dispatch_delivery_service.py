@@ -384,6 +384,13 @@ class TestDelivery:
         assert {r["state"] for r in w.list_deliveries({})["items"]} == {"delivered"}
         runner.deliver_due(t + timedelta(hours=1))
         assert len(receiver.of("chengguan")) == 4  # nothing sent twice
+        # the list says what each delivery carries, and finds one order's pushes
+        (one,) = [r for r in w.list_deliveries({"ticket_no": "N2"})["items"]
+                  if r["department_code"] == "chengguan"]
+        assert (one["feed_type"], one["ticket_no"], one["seq"]) == ("assignment.dispatched",
+                                                                    "N2", 3)
+        assert one["assignment_id"] is not None
+        assert {r["ticket_no"] for r in w.list_deliveries({"ticket_no": "N2"})["items"]} == {"N2"}
 
     def test_timeouts_are_retried(self, city: Any, receiver: Any) -> None:
         w, db = city

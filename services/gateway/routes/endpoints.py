@@ -54,12 +54,13 @@ class EndpointRoutes:
     # -- deliveries (operators) --
     @route("GET", "/api/v1/admin/deliveries",
            summary="推送记录 Webhook deliveries (pending / delivered / dead)",
-           action="delivery.read", query=("department_code", "state", "cursor", "limit"))
+           action="delivery.read",
+           query=("department_code", "state", "ticket_no", "cursor", "limit"))
     def deliveries(self, request: Any) -> Any:
         self._authorize(request, "delivery.read")
         return self.dispatch.list_deliveries(
             {k: v for k, v in request.args.items()
-             if k in ("department_code", "state", "cursor", "limit")})
+             if k in ("department_code", "state", "ticket_no", "cursor", "limit")})
 
     @route("GET", "/api/v1/admin/deliveries/<int:delivery_id>",
            summary="推送详情 One delivery with every attempt (status, latency, response)",
