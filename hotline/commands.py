@@ -249,9 +249,13 @@ def own_system_walkthrough(url: str, agent: Any) -> None:
         timeout=30, what="webhook delivered")
     say(f"⑨ 推送部门自有系统 {no} pushed to {lead['department_code']}'s own system "
         f"(delivery {delivered['id']}, signed webhook)")
-    done = wait_for(lambda: (d := agent.ticket(no))["status"] == "replied" and d,
-                    timeout=60, what="reply from the department's own system")
-    reply = next(a for a in done["assignments"] if a["role"] == "lead")
+
+    def replied() -> Any:
+        d = agent.ticket(no)
+        lead = next(a for a in d["assignments"] if a["role"] == "lead")
+        return d["status"] == "replied" and lead["replied_by"] and lead
+
+    reply = wait_for(replied, timeout=60, what="reply from the department's own system")
     say(f"   部门系统签收并答复 signed and replied through its API key ({reply['replied_by']})")
 
 
