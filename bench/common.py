@@ -10,7 +10,6 @@ import math
 import os
 import platform
 import shutil
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -24,6 +23,8 @@ from urllib.parse import quote
 import eventlet
 import psutil
 import requests
+
+from hotline import processes
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 HOST = "127.0.0.1"
@@ -122,9 +123,7 @@ class Vhost:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
+    return processes.free_port(HOST)
 
 
 def drop_pg_databases(names: list[str]) -> None:

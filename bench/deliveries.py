@@ -63,6 +63,7 @@ from bench.common import (
     wait_for_quiet_machine,
     write_results,
 )
+from hotline import processes
 
 DEFAULTS: dict[str, Any] = {
     "backlog_orders": 400,        # throughput phase: orders registered while the receiver is down
@@ -285,24 +286,11 @@ class Receiver:
         self.http = requests.Session()
 
     def start(self, timeout: float = 20.0) -> None:
-        args = [sys.executable, "-m", "hotline.cli", "dept-sim", "--no-act", "--record",
-                "--host", HOST, "--port", str(self.port), "--log-level", "WARNING"]
+        args = ["--no-act", "--record", "--log-level", "WARNING"]
         for code, secret in self.secrets.items():
             args += ["--dept", f"{code}:{secret}"]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.log_path, "ab") as out:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=self.env)
-        deadline = now() + timeout
-        while now() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dept-sim exited; see {self.log_path}")
-            try:
-                if self.http.get(f"{self.url}/health", timeout=1).ok:
-                    return
-            except requests.RequestException:
-                pass
-            eventlet.sleep(0.1)
-        raise RuntimeError(f"dept-sim not listening after {timeout}s; see {self.log_path}")
+        self.proc = processes.start_dept_sim(args, self.port, self.log_path, env=self.env,
+                                             host=HOST, timeout=timeout)
 
     def status(self) -> dict[str, Any]:
         return self.http.get(f"{self.url}/_status", timeout=5).json()
@@ -332,13 +320,8 @@ class Receiver:
             return 0.0
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            processes.stop_process(self.proc)
 
 
 # -- load --------------------------------------------------------------------------------------

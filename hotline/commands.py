@@ -127,6 +127,7 @@ def up(config: dict[str, Any], demo: bool = False, exit_after_start: bool = Fals
     finally:
         say("stopping …")
         if sim is not None:
+            from hotline.processes import stop_process
             stop_process(sim)
         cluster.stop()
 
@@ -135,51 +136,20 @@ def start_own_system(url: str, log_dir: Path) -> Any:
     """The demo's department with its own system: 市水务局 attached by webhook to a reference
     department system (``hotline dept-sim``) started beside the services, which verifies each
     push, then signs and replies through the inbound API with the department's key."""
-    import socket
-    import subprocess
-
-    import requests
-
     from hotline import demo
-    from hotline.client import HotlineClient, wait_for
+    from hotline.client import HotlineClient
+    from hotline.processes import free_port, start_dept_sim
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port()
     attached = demo.attach_own_system(HotlineClient.login(url, "admin", demo.DEMO_PASSWORD),
                                       f"http://127.0.0.1:{port}/webhook")
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "dept-sim.log", "ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hotline.cli", "dept-sim", "--hotline-url", url,
-             "--port", str(port), "--delay", "2", "--progress", "--dept",
-             f"{attached['department_code']}:{attached['secret']}:{attached['api_key']}"],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def listening() -> bool:
-        if proc.poll() is not None:
-            raise RuntimeError(f"dept-sim exited; see {log_dir / 'dept-sim.log'}")
-        try:
-            return requests.get(f"http://127.0.0.1:{port}/health", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    wait_for(listening, timeout=20, what="dept-sim listening")
+    proc = start_dept_sim(
+        ["--hotline-url", url, "--delay", "2", "--progress", "--dept",
+         f"{attached['department_code']}:{attached['secret']}:{attached['api_key']}"],
+        port, log_dir / "dept-sim.log")
     say(f"部门自有系统 own system of {attached['department_code']}: dept-sim on "
         f"http://127.0.0.1:{port} (webhook, signed; replies with its API key)")
     return proc
-
-
-def stop_process(proc: Any, timeout: float = 10) -> None:
-    import subprocess
-
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 def logging_quiet() -> None:

@@ -106,3 +106,53 @@ class Cluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the OS picks it)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def start_dept_sim(args: list[str], port: int, log_path: Path,
+                   env: Mapping[str, str] | None = None, host: str = "127.0.0.1",
+                   timeout: float = 20.0) -> subprocess.Popen[bytes]:
+    """Start ``hotline dept-sim --host host --port port *args`` (the reference department
+    system) as its own process, logging to ``log_path``, and return once it answers
+    ``/health``; raises if it exits first or is not listening within ``timeout``. Used by
+    ``hotline up --demo``, the benchmark and the end-to-end tests."""
+    from hotline.client import wait_for
+
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hotline.cli", "dept-sim", "--host", host, "--port",
+             str(port), *args], stdout=out, stderr=subprocess.STDOUT,
+            env=dict(os.environ if env is None else env), start_new_session=True)
+
+    def listening() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dept-sim exited ({proc.returncode}); see {log_path}")
+        return requests.get(f"http://{host}:{port}/health", timeout=1).ok
+
+    try:
+        wait_for(listening, timeout=timeout, what=f"dept-sim listening (log {log_path})")
+    except BaseException:
+        stop_process(proc)
+        raise
+    return proc
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> int:
+    """SIGTERM, then SIGKILL after ``timeout``; the exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return int(proc.returncode)

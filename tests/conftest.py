@@ -120,10 +120,8 @@ def database_urls(backend: str, tmp_path: Any) -> Iterator[dict[str, str]]:
 
 
 def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    from hotline.processes import free_port as pick
+    return pick()
 
 
 @pytest.fixture

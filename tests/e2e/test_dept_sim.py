@@ -10,7 +10,6 @@ while the endpoint route is missing: the deliverer is built on another branch)."
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import requests
 
 from hotline import deptsim
 from hotline.client import HotlineClient, wait_for
+from hotline.processes import start_dept_sim
 from shared import webhooks
 from tests.conftest import free_port
 from tests.e2e.conftest import System
@@ -86,19 +86,13 @@ def dept_sim(system: System, tmp_path: Path) -> Iterator[Any]:
         secrets = secrets or {code: f"whsec_{uuid.uuid4().hex}" for code in codes}
         port = port or free_port()
         log = tmp_path / f"dept-sim-{port}.log"
-        args = [sys.executable, "-m", "hotline.cli", "dept-sim", "--hotline-url", system.url,
-                "--port", str(port), "--delay", "0", "--backoff-base", "0.2",
+        args = ["--hotline-url", system.url, "--delay", "0", "--backoff-base", "0.2",
                 "--backoff-max", "1", "--max-attempts", "40", *extra]
         for code in codes:
             args += ["--dept", f"{code}:{secrets[code]}:{api_key(admin, code)}"]
-        out = open(log, "ab")  # noqa: SIM115 - closed below
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=system.env)
-        out.close()
+        proc = start_dept_sim(args, port, log, env=system.env)
         sim = DeptSim(f"http://127.0.0.1:{port}", proc, secrets, log)
         started.append(sim)
-        wait_for(lambda: proc.poll() is None and requests.get(f"{sim.url}/health",
-                                                              timeout=1).ok,
-                 timeout=20, what="dept-sim listening")
         return sim
 
     yield start
