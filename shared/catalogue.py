@@ -168,6 +168,35 @@ class ArticlePublished(EventSchema):
     article_type = fields.String(required=True)
     department_code = fields.String(allow_none=True)
     published_at = _dt(required=True)
+    version = fields.Integer(allow_none=True)  # the version now live (Step 4)
+
+
+@register("kb.article_archived", 1)
+class ArticleArchived(EventSchema):
+    """An entry left the knowledge base (归档): by hand, or its validity ended (有效期届满)."""
+
+    article_id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    department_code = fields.String(allow_none=True)
+    archived_at = _dt(required=True)
+    actor = fields.String(required=True)
+    reason = fields.String(required=True)
+
+
+class DepartmentSuggestion(EventSchema):
+    department_code = fields.String(required=True)
+    score = fields.Float(required=True)
+    reasons = fields.List(fields.String(), required=True)
+
+
+@register("kb.departments_suggested", 1)
+class DepartmentsSuggested(EventSchema):
+    """派单辅助: knowledge ranked departments for an order no routing rule matched
+    (from its 部门职能 entries and where similar past orders went), best first."""
+
+    ticket_no = fields.String(required=True)
+    at = _dt(required=True)
+    suggestions = fields.List(fields.Nested(DepartmentSuggestion), required=True)
 
 
 @register("ticket.urged", 1)

@@ -29,7 +29,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "assignment.act": frozenset({"department"}),
     "reports.read": frozenset({"supervisor", "leader", "admin", "department"}),
     "kb.search": frozenset(STAFF | {"department"}),
-    "kb.write": frozenset({"supervisor", "admin"}),
+    # 资料库 (Step 4): a department drafts and edits its own entries (scoped by knowledge); the
+    # center (督办/管理员) edits any, reviews and publishes, archives, imports
+    "kb.write": frozenset({"supervisor", "admin", "department"}),
+    "kb.review": frozenset({"supervisor", "admin"}),
+    "kb.import": frozenset({"supervisor", "admin"}),
+    # 资料库运行监控: the center; a department sees its own entries' figures (scoped by the route)
+    "kb.monitor": frozenset({"supervisor", "leader", "admin", "department"}),
+    # 派单辅助: departments ranked for an order's text
+    "kb.route": frozenset({"dispatcher", "supervisor", "admin"}),
     "reference.read": frozenset(STAFF | {"department"}),
     "admin": frozenset({"admin"}),
     # -- repeat calls, caller history, links, unmasking, confidential clearance --------------------

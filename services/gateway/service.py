@@ -36,6 +36,9 @@ from services.gateway.models import metadata
 from services.gateway.openapi import openapi_document
 from services.gateway.pages import index_page
 from services.gateway.routes.endpoints import EndpointRoutes
+from services.gateway.routes.kb_articles import KnowledgeArticleRoutes
+from services.gateway.routes.kb_operations import KnowledgeOperationRoutes
+from services.gateway.routes.kb_routing import KnowledgeRoutingRoutes
 from services.gateway.routes.open311 import Open311Routes
 from shared.database import Database
 from shared.errors import Conflict, Forbidden, HotlineError, Invalid, NotFound, Unavailable
@@ -48,7 +51,8 @@ log = logging.getLogger(__name__)
 SERVICES = ("intake", "dispatch", "supervision", "knowledge", "reporting")
 
 
-class GatewayService(EndpointRoutes, Open311Routes):
+class GatewayService(EndpointRoutes, Open311Routes, KnowledgeArticleRoutes,
+                     KnowledgeOperationRoutes, KnowledgeRoutingRoutes):
     name = "gateway"
 
     db = Database(metadata, relay=False)
@@ -681,24 +685,6 @@ class GatewayService(EndpointRoutes, Open311Routes):
                                                    "figures, group_by=department"]})
             result["rows"] = [r for r in result["rows"] if r["group"] == who.department_code]
         return result
-
-    @route("GET", "/api/v1/kb/search", summary="资料库检索 Search the knowledge base",
-           action="kb.search", query=("q", "limit"))
-    def kb_search(self, request: Any) -> Any:
-        self._authorize(request, "kb.search")
-        return self.knowledge.search({k: v for k, v in request.args.items() if k in ("q", "limit")})
-
-    @route("POST", "/api/v1/kb/articles", summary="新增资料 Add an article", action="kb.write",
-           body="Article")
-    def kb_create(self, request: Any) -> Any:
-        who = self._authorize(request, "kb.write")
-        return 201, self.knowledge.create_article(read_json(request), who.as_actor())
-
-    @route("GET", "/api/v1/kb/articles/<int:article_id>", summary="资料详情 One article",
-           action="kb.search")
-    def kb_article(self, request: Any, article_id: int) -> Any:
-        self._authorize(request, "kb.search")
-        return self.knowledge.get_article(article_id)
 
     # -- administration ----------------------------------------------------------------------
     # -- Step 3 keys: API keys, users' activation --------------------------------------------

@@ -41,7 +41,7 @@ class TestAuthorize:
         ("agent", "ticket.dispatch"), ("agent", "ticket.close"), ("agent", "admin"),
         ("dispatcher", "ticket.register"), ("dispatcher", "assignment.act"),
         ("department", "ticket.list"), ("department", "ticket.dispatch"),
-        ("department", "kb.write"), ("department", "admin"),
+        ("department", "kb.review"), ("department", "admin"),
         ("supervisor", "assignment.act"), ("supervisor", "ticket.dispatch"),
         ("leader", "ticket.register"), ("leader", "ticket.close"), ("leader", "kb.write"),
         ("auditor", "ticket.read"), ("auditor", "reports.read"),
