@@ -110,6 +110,7 @@ class RoutingEntrypoints(KnowledgeBase):
         """An order no rule matched waits for a dispatcher: rank departments for it and say so
         (``kb.departments_suggested``, also when nothing is found: the fact that the knowledge
         base has no suggestion)."""
+        directory = self._directory()  # before the session: no RPC while it is open
         if not self.db.claim(event):
             return
         d = event.data
@@ -122,7 +123,8 @@ class RoutingEntrypoints(KnowledgeBase):
         if profile.excluded:
             self.db.commit()  # 涉密: its text was never kept, nothing to rank
             return
-        ranking, suggestions = self._suggest(list(profile.terms), profile.territory_code)
+        ranking, suggestions = self._suggest(directory, list(profile.terms),
+                                             profile.territory_code)
         self.db.emit("kb.departments_suggested", {
             "ticket_no": profile.ticket_no, "at": utcnow(), "round": profile.round + 1,
             "confidence": ranking.confidence,
@@ -138,16 +140,22 @@ class RoutingEntrypoints(KnowledgeBase):
         reasons}]}``, best first. Read-only."""
         q = load_or_invalid(RouteSuggestionQuerySchema(), query)
         terms = self.routing_help.terms(q["text"])
-        ranking, suggestions = self._suggest(terms, q["territory_code"], q["limit"])
+        ranking, suggestions = self._suggest(self._directory(), terms, q["territory_code"],
+                                             q["limit"])
         return {"terms": terms, "confidence": ranking.confidence, "suggestions": suggestions}
 
     # -- helpers ---------------------------------------------------------------------------
-    def _suggest(self, terms: list[str], territory_code: str | None,
+    def _directory(self) -> routing.Directory:
+        """Dispatch's departments (cached per process): asked before the session opens, as
+        no entrypoint does network I/O while it holds the database (shared/database.py)."""
+        return self.routing_help.directory(
+            lambda: (self.dispatch_rpc.departments(), self.dispatch_rpc.territories()))
+
+    def _suggest(self, directory: routing.Directory, terms: list[str],
+                 territory_code: str | None,
                  limit: int | None = None) -> tuple[routing.Ranking, list[dict[str, Any]]]:
         kit = self.routing_help
         session = self.db.session
-        directory = kit.directory(
-            lambda: (self.dispatch_rpc.departments(), self.dispatch_rpc.territories()))
         hits = kit.hits(session, terms, territory_code, business_today())
         td = TermDepartment
         counts = routing.Counts.from_rows(session.execute(
