@@ -16,8 +16,9 @@ from hotline import demo
 from services.knowledge import routing
 from services.knowledge.entrypoints.base import OutOfOrder
 from services.knowledge.models import OrderProfile, TermDepartment
-from services.knowledge.routing_index import RoutingKit
+from services.knowledge.routing_index import ResponsibilityIndex, RoutingKit
 from services.knowledge.service import KnowledgeService
+from shared.business_time import business_today
 from shared.errors import Invalid
 from shared.events import Event, load_envelope, make_envelope
 from tests.routing_fakes import engine
@@ -248,3 +249,41 @@ class TestOnDemand:
         with pytest.raises(Invalid) as err:
             worker.suggest_departments(query)
         assert field in err.value.details["fields"]
+
+
+class TestResponsibilityIndex:
+    """The real 部门职能 index (services/knowledge/routing_index.py) over the entries in the
+    database: only live responsibility entries, rebuilt when one is published."""
+
+    def test_it_follows_publication(self, store: Any) -> None:
+        analysis = pytest.importorskip("services.knowledge.analysis")
+        pytest.importorskip("services.knowledge.search")
+
+        db = store("knowledge")
+        worker = Worker(KnowledgeService, db)
+        water, urban = ENTRIES[9], ENTRIES[0]
+        assert (water.department_code, urban.department_code) == ("shuiwu", "chengguan")
+        worker.create_article({"article_type": "responsibility", "title": water.title,
+                               "body": water.text, "department_code": "shuiwu",
+                               "publish": True}, "admin")
+        draft = worker.create_article({"article_type": "responsibility", "title": urban.title,
+                                       "body": urban.text, "department_code": "chengguan"},
+                                      "admin")
+        worker.create_article({"article_type": "faq", "title": "窨井盖丢了找谁",
+                               "body": "窨井盖 占道经营", "department_code": "gongan",
+                               "publish": True}, "admin")
+        analyzer = analysis.shared_analyzer()
+        index = ResponsibilityIndex(analyzer)
+        terms = routing.order_terms(analyzer.terms("窨井盖丢了，门口还有流动摊贩占道经营"))
+
+        def owners() -> set[str]:
+            uow = db.unit_of_work()
+            try:
+                return {h.department_code for h in index.hits(uow.session, terms, "510502001",
+                                                              business_today(), 10)}
+            finally:
+                uow.rollback()
+
+        assert owners() == {"shuiwu"}
+        worker.publish(draft["id"], "admin")
+        assert owners() == {"shuiwu", "chengguan"}
