@@ -86,7 +86,7 @@ class TicketPendingDispatch(EventSchema):
     reason = fields.String(required=True)
     # unmatched (no rule: knowledge's routing help suggests departments) | review (预审 of the
     # catalogue's suggestion); absent from producers before Step 4
-    waiting_reason = fields.String(load_default=None, dump_default=None, allow_none=True)
+    waiting_reason = fields.String(allow_none=True)
 
 
 @register("assignment.signed", 1)
@@ -202,8 +202,8 @@ class DepartmentsSuggested(EventSchema):
     suggestions = fields.List(fields.Nested(DepartmentSuggestion), required=True)
     # the dispatch round the suggestion is for (the order's rounds so far + 1), and the margin
     # of the top score over the second (services/knowledge/routing.py)
-    round = fields.Integer(load_default=None, dump_default=None, allow_none=True)
-    confidence = fields.Float(load_default=None, dump_default=None, allow_none=True)
+    round = fields.Integer(allow_none=True)
+    confidence = fields.Float(allow_none=True)
 
 
 @register("ticket.urged", 1)
