@@ -51,7 +51,8 @@ class FakeIndex:
             territories: tuple[str, ...] = ()) -> None:
         self.docs[article_id] = (Counter(terms), article_type, territories)
 
-    def rank(self, terms: list[str], filters: Any, limit: int) -> list[tuple[int, float, list[str]]]:
+    def rank(self, terms: list[str], filters: Any, *,
+             limit: int = 10) -> list[tuple[int, float, list[str]]]:
         n = len(self.docs) or 1
         avg = sum(sum(c.values()) for c, _, _ in self.docs.values()) / n
         df = Counter(t for c, _, _ in self.docs.values() for t in c)

@@ -186,7 +186,7 @@ class RoutingSettings:
 class RankingIndex(Protocol):
     """What routing needs of the search module's ``Index``."""
 
-    def rank(self, terms: Sequence[str], filters: Any, limit: int) -> Any: ...
+    def rank(self, terms: Sequence[str], filters: Any, *, limit: int) -> Any: ...
 
 
 # -- terms -----------------------------------------------------------------------------------
@@ -297,7 +297,7 @@ def entry_hits(index: RankingIndex, terms: Sequence[str], filters: Any, limit: i
     """``Index.rank`` over the 部门职能 entries, each hit with its owner and title
     (``entries``: article id → (title, owner department)); hits without an owner are dropped."""
     hits = []
-    for article_id, score, matched in index.rank(list(terms), filters, limit):
+    for article_id, score, matched in index.rank(list(terms), filters, limit=limit):
         title, owner = entries.get(article_id, (None, None))
         if owner and score > 0:
             hits.append(EntryHit(article_id, owner, title or "", float(score),

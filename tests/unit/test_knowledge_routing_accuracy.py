@@ -1,7 +1,8 @@
 """Routing help on a labelled set (tests/routing_labelled.py): top-1 and top-3 accuracy of the
 department ranking, from the 部门职能 entries alone (a new city) and with the history of past
 orders learned. The floors are what the ranking achieves on this set, with a little room; the
-measured numbers are printed (``pytest -s``) and recorded in the README."""
+measured numbers are printed (``pytest -s``): with the search module's analyser and Index,
+职能 alone top-1 0.87, top-3 0.96; with the history learnt, top-1 0.89, top-3 0.96."""
 
 from __future__ import annotations
 
@@ -67,14 +68,14 @@ def test_accuracy_from_responsibilities_alone(eng: Any) -> None:
     top1, top3, misses = accuracy(eng, routing.Counts())
     print(f"\n[{'search module' if eng.real else 'fakes'}] 职能 only: "
           f"top-1 {top1:.2f}, top-3 {top3:.2f}; misses:\n  " + "\n  ".join(misses))
-    assert top1 >= 0.70 and top3 >= 0.85
+    assert top1 >= 0.80 and top3 >= 0.90
 
 
 def test_accuracy_with_history_learned(eng: Any) -> None:
     top1, top3, misses = accuracy(eng, learn(eng, HISTORY))
     print(f"\n[{'search module' if eng.real else 'fakes'}] 职能 + history: "
           f"top-1 {top1:.2f}, top-3 {top3:.2f}; misses:\n  " + "\n  ".join(misses))
-    assert top1 >= 0.75 and top3 >= 0.88
+    assert top1 >= 0.85 and top3 >= 0.92
 
 
 def test_history_alone_still_ranks_when_no_entry_matches(eng: Any) -> None:
