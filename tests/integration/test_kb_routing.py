@@ -23,7 +23,8 @@ MANHOLE = {"category": "consultation", "phone": "+86 138-0013-8001",
            "territory_code": "510502001", "address": "白塔路",
            "content": "白塔路的窨井盖丢了，晚上有人差点掉下去，污水井还往外冒水"}
 NO_WATER = {"category": "consultation", "phone": "+86 138-0013-8002",
-            "territory_code": "510502002", "content": "家里停水两天了，污水井冒水也没人管"}
+            "territory_code": "510502002",
+            "content": "家里停水两天了，门口的污水井往外冒水，晚上也没人管"}
 
 
 def publish_entries(rpc: Any) -> None:
