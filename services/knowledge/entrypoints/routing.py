@@ -70,7 +70,8 @@ class RoutingEntrypoints(KnowledgeBase):
         if not self.db.claim(event):
             return
         d = event.data
-        profile = self.db.session.get(OrderProfile, d["ticket_no"])
+        # locked: two facts of one order handled at once (two workers) must not both move it
+        profile = self.db.session.get(OrderProfile, d["ticket_no"], with_for_update=True)
         if profile is None:
             if event.type == "ticket.dispatched":
                 raise OutOfOrder(f"dispatch of {d['ticket_no']} before its registration")
