@@ -399,8 +399,10 @@ def reasons(s: Suggestion, directory: Directory, example: str | None = None,
     return out
 
 
-def responsibility_filters_kwargs(territory_code: str | None, on: date) -> dict[str, Any]:
+def responsibility_filters_kwargs(territory_code: str | None, on: date,
+                                  category: str | None = None) -> dict[str, Any]:
     """The search filters of the responsibility look-up (for ``search.Filters(**…)``): 部门职能
-    entries valid ``on`` that apply to the order's territory (entries without territories
-    apply city-wide)."""
-    return {"article_type": RESPONSIBILITY, "territory_code": territory_code, "on": on}
+    entries valid ``on`` that apply to the order's territory and category (entries without
+    territories apply city-wide, without categories to every category)."""
+    return {"article_type": RESPONSIBILITY, "territory_code": territory_code,
+            "category": category, "on": on}

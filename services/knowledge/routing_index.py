@@ -45,14 +45,14 @@ class ResponsibilityIndex:
         self._lock = threading.Lock()
 
     def hits(self, session: Any, terms: list[str], territory_code: str | None, on: date,
-             limit: int) -> list[routing.EntryHit]:
+             limit: int, category: str | None = None) -> list[routing.EntryHit]:
         from services.knowledge.search import Filters
 
         self._refresh(session)
         index, entries = self._index, self._entries
         if index is None or not terms:
             return []
-        filters = Filters(**routing.responsibility_filters_kwargs(territory_code, on))
+        filters = Filters(**routing.responsibility_filters_kwargs(territory_code, on, category))
         return routing.entry_hits(index, terms, filters, limit, entries)
 
     def _refresh(self, session: Any) -> None:
@@ -104,10 +104,10 @@ class RoutingKit:
         """The order's analysed terms as learned and looked up."""
         return routing.order_terms(self.analyzer.terms(text or ""))
 
-    def hits(self, session: Any, terms: list[str], territory_code: str | None,
-             on: date) -> list[routing.EntryHit]:
+    def hits(self, session: Any, terms: list[str], territory_code: str | None, on: date,
+             category: str | None = None) -> list[routing.EntryHit]:
         return self.responsibilities.hits(session, terms, territory_code, on,
-                                          self.settings.entries)
+                                          self.settings.entries, category)
 
     def directory(self, fetch: Callable[[], tuple[list[Any], list[Any]]]) -> routing.Directory:
         """Dispatch's departments and territories, fetched by ``fetch`` at most every

@@ -69,8 +69,9 @@ class Responsibilities:
         self.eng = engine()
 
     def hits(self, session: Any, terms: list[str], territory_code: str | None, on: Any,
-             limit: int) -> list[routing.EntryHit]:
-        filters = self.eng.filters(**routing.responsibility_filters_kwargs(territory_code, on))
+             limit: int, category: str | None = None) -> list[routing.EntryHit]:
+        filters = self.eng.filters(**routing.responsibility_filters_kwargs(territory_code, on,
+                                                                           category))
         return routing.entry_hits(self.eng.index, terms, filters, limit, OWNERS)
 
 

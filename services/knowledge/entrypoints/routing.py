@@ -125,7 +125,7 @@ class RoutingEntrypoints(KnowledgeBase):
             self.db.commit()  # 涉密: its text was never kept, nothing to rank
             return
         ranking, suggestions = self._suggest(directory, list(profile.terms),
-                                             profile.territory_code)
+                                             profile.territory_code, profile.category)
         self.db.emit("kb.departments_suggested", {
             "ticket_no": profile.ticket_no, "at": utcnow(), "round": profile.round + 1,
             "confidence": ranking.confidence,
@@ -142,7 +142,7 @@ class RoutingEntrypoints(KnowledgeBase):
         q = load_or_invalid(RouteSuggestionQuerySchema(), query)
         terms = self.routing_help.terms(q["text"])
         ranking, suggestions = self._suggest(self._directory(), terms, q["territory_code"],
-                                             q["limit"])
+                                             q["category"], q["limit"])
         return {"terms": terms, "confidence": ranking.confidence, "suggestions": suggestions}
 
     # -- helpers ---------------------------------------------------------------------------
@@ -153,11 +153,11 @@ class RoutingEntrypoints(KnowledgeBase):
             lambda: (self.dispatch_rpc.departments(), self.dispatch_rpc.territories()))
 
     def _suggest(self, directory: routing.Directory, terms: list[str],
-                 territory_code: str | None,
+                 territory_code: str | None, category: str | None = None,
                  limit: int | None = None) -> tuple[routing.Ranking, list[dict[str, Any]]]:
         kit = self.routing_help
         session = self.db.session
-        hits = kit.hits(session, terms, territory_code, business_today())
+        hits = kit.hits(session, terms, territory_code, business_today(), category)
         td = TermDepartment
         counts = routing.Counts.from_rows(session.execute(
             select(td.term, td.department_code, td.count)
