@@ -297,6 +297,18 @@ class TestDidYouMean:
         assert index.suggest("社宝") is None  # the word left the vocabulary with its article
 
 
+    def test_a_word_is_proposed_once_enough_articles_have_it(self, analyzer: Analyzer) -> None:
+        # 电梯 is in no synonym group: it must be in suggest_min_df (2) articles
+        index = index_of(analyzer, doc(1, "电梯故障", "小区电梯停运。"))
+        assert index.suggest("电题") is None
+        index.put(analyze(doc(2, "电梯年检", "电梯每年检验一次。"), analyzer))
+        assert index.suggest("电题") == "电梯"
+        index.remove(1)
+        assert index.suggest("电题") is None
+        lenient = index_of(analyzer, doc(1, "电梯故障", "小区电梯停运。"), suggest_min_df=1)
+        assert lenient.suggest("电题") == "电梯"
+
+
 class TestMaintenance:
     def test_put_replaces_by_article_id(self, analyzer: Analyzer) -> None:
         index = index_of(analyzer, doc(1, "停水通知", "水井沟片区停水检修。"),
