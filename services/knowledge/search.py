@@ -445,28 +445,37 @@ class Index:
         """Every matching, admitted article with its score (unordered)."""
         t = self.tuning
         k1, k3 = t.k1, t.k3
-        n = len(self._entries)
+        entries = self._entries
+        n = len(entries)
         norms = self._field_norms()
+        plists = [(self._postings[term], qtf) for term, qtf in query_tf.items()
+                  if term in self._postings]
+        admitted: set[int] | None = None
+        if admits is not None and sum(len(p) for p, _ in plists) // 2 > n:
+            # a long text (routing help) over a filter: deciding each article once up front is
+            # cheaper than scoring postings that the filter would throw away
+            admitted = {aid for aid, e in entries.items() if admits(e.document)}
+        # two dicts of floats and ints, not one of [score, count] lists: a list per article
+        # is a GC-tracked object, and thousands of them per query set off the collector
         scores: dict[int, float] = {}
         matched: dict[int, int] = {}
-        for term, qtf in query_tf.items():
-            plist = self._postings.get(term)
-            if not plist:
-                continue
+        for plist, qtf in plists:
             df = len(plist) // 2
             weight = (math.log(1 + (n - df + 0.5) / (df + 0.5)) * (k1 + 1)
                       * qtf * (k3 + 1) / (k3 + qtf))
             it = iter(plist)
             for aid, packed in zip(it, it, strict=True):
+                if admitted is not None and aid not in admitted:
+                    continue
                 nt, nb = norms[aid]
                 tf = (packed >> _TF_BITS) * nt + (packed & _TF_MASK) * nb
                 scores[aid] = scores.get(aid, 0.0) + weight * tf / (k1 + tf)
                 matched[aid] = matched.get(aid, 0) + 1
-        distinct = len(query_tf) or 1
-        coordination = t.coordination / distinct
-        entries = self._entries
+        coordination = t.coordination / (len(query_tf) or 1)
+        if admitted is not None or admits is None:
+            return [(aid, s * (1 + coordination * matched[aid])) for aid, s in scores.items()]
         return [(aid, s * (1 + coordination * matched[aid])) for aid, s in scores.items()
-                if admits is None or admits(entries[aid].document)]
+                if admits(entries[aid].document)]
 
     def _top(self, query_tf: dict[str, int], filters: Filters,
              count: int) -> tuple[int, list[tuple[int, float]]]:
