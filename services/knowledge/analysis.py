@@ -70,6 +70,8 @@ STOP_WORDS: frozenset[str] = frozenset("""
 """.split())
 
 _PUNCT_OR_SPACE = re.compile(r"^[\W_]+$", re.UNICODE)
+# characters NFKC and lower() leave one character each: CJK unified ideographs, printable ASCII
+_ONE_TO_ONE = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\x20-\x7e]+)|.", re.DOTALL)
 
 _lock = threading.Lock()
 _analyzers: dict[tuple[Any, int], Analyzer] = {}
@@ -188,14 +190,20 @@ class Analyzer:
         folded = unicodedata.normalize("NFKC", text).lower()
         origin: list[int] | None = None
         if len(folded) != len(text):
-            # a character that NFKC expands or composes (㈱ → (株), ｶﾞ → ガ): normalise character
-            # by character to know where each output character came from
+            # a character that NFKC expands or composes (㈱ → (株), … → ..., ｶﾞ → ガ): normalise
+            # the other characters one by one to know where each output character came from;
+            # runs of Han characters and printable ASCII map one to one and are copied whole
             parts: list[str] = []
             origin = []
-            for i, ch in enumerate(text):
-                n = unicodedata.normalize("NFKC", ch).lower()
-                parts.append(n)
-                origin.extend([i] * len(n))
+            for m in _ONE_TO_ONE.finditer(text):
+                start, end = m.span()
+                if m.group(1) is not None:
+                    parts.append(m.group(1).lower())
+                    origin.extend(range(start, end))
+                else:
+                    n = unicodedata.normalize("NFKC", m.group(0)).lower()
+                    parts.append(n)
+                    origin.extend([start] * len(n))
             origin.append(len(text))
             folded = "".join(parts)
         simplified = self._converter.convert(folded)
