@@ -79,6 +79,7 @@ _TF_MASK = (1 << _TF_BITS) - 1
 _HAN = re.compile(r"^[\u3400-\u9fff]+$")
 _SENTENCE_END = "。！？；!?;\n"
 _SUGGEST_MAX_SPAN = 6
+_MAX_OCCURRENCES = 500  # per word and text, for snippets: bounds the work on a long article
 _SUGGEST_MAX_TRIES = 4
 
 
@@ -526,7 +527,9 @@ class Index:
         for term in terms:
             for word in self.analyzer.variants(term):
                 start = normalised.find(word)
-                while start != -1 and len(found) < 2000:
+                seen = 0
+                while start != -1 and seen < _MAX_OCCURRENCES:
+                    seen += 1
                     end = start + len(word)
                     if origin is None:
                         found.append((start, end, term))
@@ -564,19 +567,24 @@ class Index:
         elif not occurrences:
             start, end = 0, width
         else:
+            # sliding window over the occurrences (sorted by start): the one whose window of
+            # `width` characters holds the most distinct terms, then the most occurrences
             best: tuple[int, int, int] | None = None
             best_start = 0
-            for i, (s, _, _) in enumerate(occurrences[:300]):
-                seen: set[str] = set()
-                count = 0
-                for _, e2, term in occurrences[i:i + 300]:
-                    if e2 > s + width:
-                        break
-                    seen.add(term)
-                    count += 1
-                key = (len(seen), count, -s)
+            inside: dict[str, int] = {}
+            j = 0
+            for i, (s, _, term) in enumerate(occurrences):
+                j = max(j, i)
+                while j < len(occurrences) and occurrences[j][1] <= s + width:
+                    inside[occurrences[j][2]] = inside.get(occurrences[j][2], 0) + 1
+                    j += 1
+                key = (len(inside), j - i, -s)
                 if best is None or key > best:
                     best, best_start = key, s
+                if j > i:  # occurrence i leaves the window
+                    inside[term] -= 1
+                    if not inside[term]:
+                        del inside[term]
             # a little context before the first hit, from a sentence's start when one is near
             lead = min(width // 5, best_start)
             start = best_start - lead
