@@ -51,6 +51,11 @@ from shared.segmentation import DEFAULT_MIN_FREQ, shared_tokenizer
 # Raise whenever a change here changes what terms() returns for some text.
 ANALYZER_REVISION = 1
 
+# A longer token (a run of letters and digits jieba keeps whole: a URL, a serial number) is cut
+# to this length, in articles and queries alike: stored terms fit a bounded column
+# (knowledge's term_department.term is 64 characters).
+MAX_TERM = 32
+
 DEFAULT_SYNONYMS = os.path.join(os.path.dirname(__file__), "synonyms.txt")
 
 # Synonym words must each be one token even inside longer text (市综合行政执法局 → 综合行政执法,
@@ -159,6 +164,7 @@ class Analyzer:
                 "word_freq": SYNONYM_WORD_FREQ,
                 "synonyms": self.synonyms,
                 "stop_words": sorted(STOP_WORDS),
+                "max_term": MAX_TERM,
             }, ensure_ascii=False, sort_keys=True)
             digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
             self._version = f"r{ANALYZER_REVISION}-min{self.dictionary_min_freq}-{digest}"
@@ -269,7 +275,7 @@ class Analyzer:
                         if term not in found:
                             found.append(term)
             if keep(word):
-                term = fold.get(word, word)
+                term = fold.get(word, word)[:MAX_TERM]
                 if term not in found:
                     found.append(term)
             out.extend(found)

@@ -93,7 +93,8 @@ class Document:
     version: int
     title: str
     text: str
-    article_type: str  # 政策法规 / 办事指南 / 部门职能 / 常见问答 (services/knowledge/domain.py)
+    article_type: str  # a code of ARTICLE_TYPES (services/knowledge/domain.py): policy 政策法规,
+    # guide 办事指南, responsibility 部门职能, faq 常见问答
     department_code: str | None  # the owner department (归属单位)
     categories: tuple[str, ...] = ()  # () = applies to every category
     territories: tuple[str, ...] = ()  # () = the whole city; else administrative code prefixes

@@ -53,6 +53,12 @@ class TestTerms:
         assert "2011" in terms and "办理" in terms and "审批" in terms
         assert not {"请问", "的", "怎么", "？", "！", "?", "!"} & set(terms)
 
+    def test_an_endless_token_is_cut_alike_in_articles_and_queries(self,
+                                                                   analyzer: Analyzer) -> None:
+        token = "x" * 80
+        assert analyzer.terms(token) == ["x" * analysis.MAX_TERM]
+        assert analyzer.terms(f"编号{token}的文件") == ["编号", "x" * analysis.MAX_TERM, "文件"]
+
     def test_only_stop_words_and_punctuation_give_no_terms(self, analyzer: Analyzer) -> None:
         assert analyzer.terms("  ，。！？…  的了吗  ") == []
 

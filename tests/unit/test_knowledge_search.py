@@ -39,7 +39,7 @@ FILLER = "本条目由市政务服务中心整理发布，内容以有关主管�
 
 
 def doc(article_id: int, title: str, text: str, **kw: Any) -> Document:
-    kw.setdefault("article_type", "常见问答")
+    kw.setdefault("article_type", "faq")
     kw.setdefault("department_code", None)
     return Document(article_id=article_id, version=kw.pop("version", 1), title=title, text=text,
                     **kw)
@@ -65,7 +65,7 @@ class TestTraditionalAndSimplified:
     def test_a_traditional_entry_is_found_and_highlighted_in_its_own_characters(
             self, analyzer: Analyzer) -> None:
         index = index_of(analyzer,
-                         doc(1, "部門窗口考核辦法", SEED_004, article_type="政策法规"),
+                         doc(1, "部門窗口考核辦法", SEED_004, article_type="policy"),
                          doc(2, "居民身份证办理", "办理居民身份证需本人到派出所户籍窗口。" + FILLER))
         results = index.search("部门窗口考核办法")
         assert ids(results)[0] == 1
@@ -161,7 +161,7 @@ class TestFilters:
             doc(1, "全市", text),
             doc(2, "江阳区", text, territories=("510502",), categories=("城市管理",)),
             doc(3, "龙马潭区某街道", text, territories=("510504001",),
-                article_type="办事指南", department_code="D_CG"),
+                article_type="guide", department_code="D_CG"),
             doc(4, "到期", text, valid_from=date(2026, 1, 1), valid_until=date(2026, 6, 30)),
             doc(5, "未生效", text, valid_from=date(2027, 1, 1)),
             doc(6, "两个区", text, territories=("510502", "510504"), categories=("环境保护",)))
@@ -170,7 +170,7 @@ class TestFilters:
         assert index.search("占道经营").total == 6
 
     def test_type_and_department(self, index: Index) -> None:
-        assert ids(index.search("占道经营", Filters(article_type="办事指南"))) == [3]
+        assert ids(index.search("占道经营", Filters(article_type="guide"))) == [3]
         assert ids(index.search("占道经营", Filters(department_code="D_CG"))) == [3]
         assert index.search("占道经营", Filters(department_code="D_X")).total == 0
 
@@ -292,7 +292,7 @@ class TestDidYouMean:
         index = index_of(analyzer, doc(1, "社会保险登记", "用人单位应当办理社会保险登记。"))
         assert index.search("社宝").did_you_mean == "社保"
         # under a filter that excludes the only 社保 article, the correction finds nothing
-        assert index.search("社宝", Filters(article_type="办事指南")).did_you_mean is None
+        assert index.search("社宝", Filters(article_type="guide")).did_you_mean is None
         index.remove(1)
         assert index.suggest("社宝") is None  # the word left the vocabulary with its article
 
@@ -347,7 +347,7 @@ class TestMaintenance:
 
 class TestStoredForm:
     def test_round_trip_through_json(self, analyzer: Analyzer) -> None:
-        original = analyze(doc(3, "部門窗口考核辦法", SEED_004, article_type="政策法规",
+        original = analyze(doc(3, "部門窗口考核辦法", SEED_004, article_type="policy",
                                department_code="D_ZW", categories=("政务服务",),
                                territories=("5105",), valid_from=date(2011, 4, 26),
                                valid_until=None, version=4), analyzer)
@@ -381,7 +381,7 @@ class TestRoutingRank:
 
     @pytest.fixture
     def index(self, analyzer: Analyzer) -> Index:
-        docs = [doc(aid, title, text, article_type="部门职能", department_code=f"D{aid}")
+        docs = [doc(aid, title, text, article_type="responsibility", department_code=f"D{aid}")
                 for aid, (title, text) in self.RESPONSIBILITIES.items()]
         docs.append(doc(900, "流动摊贩常见问答", "摊贩" * 20 + "占道经营" * 20))  # a FAQ, not a duty
         return index_of(analyzer, *docs)
@@ -396,16 +396,16 @@ class TestRoutingRank:
                  "机制，杜绝反弹。")
         terms = analyzer.terms(order)
         assert len(order) > MAX_QUERY  # rank() does not truncate: the decisive words come late
-        ranked = index.rank(terms, Filters(article_type="部门职能"), limit=3)
+        ranked = index.rank(terms, Filters(article_type="responsibility"), limit=3)
         assert ranked[0][0] == 101
         assert "占道经营" in ranked[0][2]
         assert [r[1] for r in ranked] == sorted((r[1] for r in ranked), reverse=True)
-        assert 900 not in [r[0] for r in index.rank(terms, Filters(article_type="部门职能"))]
+        assert 900 not in [r[0] for r in index.rank(terms, Filters(article_type="responsibility"))]
 
     def test_another_matter_goes_elsewhere(self, analyzer: Analyzer, index: Index) -> None:
         order = ("来电人反映在某装修公司打工三个月，公司一直拖欠工资不发，老板联系不上，"
                  "要求劳动监察部门帮助讨要。")
-        ranked = index.rank(analyzer.terms(order), Filters(article_type="部门职能"), limit=2)
+        ranked = index.rank(analyzer.terms(order), Filters(article_type="responsibility"), limit=2)
         assert ranked[0][0] == 104 and "欠薪" in ranked[0][2]
 
     def test_nothing_matches_nothing_is_returned(self, index: Index) -> None:
