@@ -297,6 +297,18 @@ class TestDidYouMean:
         assert index.suggest("社宝") is None  # the word left the vocabulary with its article
 
 
+    def test_characters_that_make_no_word_are_a_slip_even_when_articles_are_found(
+            self, analyzer: Analyzer) -> None:
+        index = index_of(analyzer,
+                         doc(1, "户口迁移", "户口迁移需要准备材料。"),
+                         doc(2, "户口迁移流程", "办理户口迁移的流程。"),
+                         doc(3, "户口随迁", "子女户口可以随父母迁。户口迁出后已注销。"))
+        results = index.search("户口迁已")  # cut 户口 / 迁 / 已, each a term articles have
+        assert results.total == 3
+        assert index.search("迁").total == 1 and index.search("已").total == 1
+        # the homophone (qian yi), not the word one character away (户口迁 → 户口本)
+        assert results.did_you_mean == "户口迁移"
+
     def test_a_word_is_proposed_once_enough_articles_have_it(self, analyzer: Analyzer) -> None:
         # 电梯 is in no synonym group: it must be in suggest_min_df (2) articles
         index = index_of(analyzer, doc(1, "电梯故障", "小区电梯停运。"))
