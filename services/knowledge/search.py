@@ -32,19 +32,20 @@ highlighted in its own characters. ``highlights`` index the returned ``snippet``
 included); ``title_highlights`` index the title.
 
 Did you mean (:meth:`Index.suggest`): when a query finds fewer than ``suggest_below`` articles,
-has a term no article has, or has two characters side by side that make no known word (考核办发
-is cut 考核 / 办 / 发), its words that are not index terms are compared with the index
-vocabulary: a homophone (same toneless pinyin: 社宝 → 社保, 公基金 → 公积金) or a word one
-character away (inserted, dropped or wrong: 养老保检 → 养老保险) that at least
-``suggest_min_df`` articles have (or a word of the synonym table); homophones first (the slip
-of pinyin input), then longer corrections, then the most frequent word. The vocabulary is kept indexed by pinyin key and
-by one-character deletions as terms come and go, so a suggestion costs dictionary look-ups,
-never a scan of the vocabulary. A correction changes only characters outside the query's known
-words (a homophone may re-cut them: 公基金 is cut 公 / 基金), and is proposed only if the
-corrected query finds articles and either finds more of them or leaves fewer characters outside
-known words. Pinyin comes from pypinyin's character table, read as data: importing pypinyin
-itself loads its phrase dictionary (≈58 MB of memory), which a key of single characters' first
-readings does not need.
+has a term no article has, or has two characters side by side that make no known word (户口迁已
+is cut 户口 / 迁 / 已), its words that are not index terms are compared with the vocabulary: a
+homophone (same toneless pinyin: 社宝 → 社保, 公基金 → 公积金) or a word one character away
+(inserted, dropped, or wrong in a word of four or more: 养老保检 → 养老保险; one wrong character
+in three is a guess, 话务员 is not 公务员) that at least ``suggest_min_df`` articles have (or a
+word of the synonym table). Homophones first (the usual slip of pinyin input), then longer
+corrections, then the more frequent word. The vocabulary is kept indexed by pinyin key and by
+one-character deletions as terms come and go, so a suggestion costs dictionary look-ups, never
+a scan of the vocabulary. A correction replaces unknown words whole and changes only characters
+outside the query's known words (a homophone may re-cut them: 公基金 is cut 公 / 基金); it is
+proposed only if the corrected query finds articles and either finds more of them or leaves
+fewer characters outside known words. Pinyin comes from pypinyin's character table, read as
+data: importing pypinyin itself loads its phrase dictionary (≈58 MB of memory), which a key of
+single characters' first readings does not need.
 
 Memory: postings are one typed array per term (``article_id`` and packed title/text frequencies,
 4 bytes each), not dicts of tuples: 8 bytes a posting instead of ≈100. So article ids must fit
@@ -627,6 +628,8 @@ class Index:
                 if len(d) >= 2 and _HAN.match(d) and (d in self._postings
                                                       or d in self._synonym_words):
                     found.setdefault(d, False)  # one character too many in the query
+                if len(word) < 4:
+                    continue  # one wrong character in three is a guess: 话务员 is not 公务员
                 for w in self._filed(self._by_deletion, d):
                     if _one_edit(word, w):
                         found.setdefault(w, False)  # one character wrong

@@ -284,6 +284,12 @@ class TestDidYouMean:
         assert results.total == 0 and results.did_you_mean is None
         assert index.suggest("办身份证") is None  # a real word, not a slip for 身份证
 
+    def test_one_wrong_character_in_three_is_not_guessed(self, analyzer: Analyzer) -> None:
+        index = index_of(analyzer, doc(1, "公务员招考", "公务员考试报名。"),
+                         doc(2, "公务员录用", "公务员录用体检。"))
+        assert index.suggest("公务圆") == "公务员"  # a homophone is still proposed
+        assert index.suggest("话务员") is None
+
     def test_nothing_for_a_query_that_is_fine(self, index: Index) -> None:
         assert index.search("养老保险").did_you_mean is None
         assert index.search("住房公积金").did_you_mean is None
