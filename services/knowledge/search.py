@@ -48,9 +48,12 @@ data: importing pypinyin itself loads its phrase dictionary (≈58 MB of memory)
 single characters' first readings does not need.
 
 Memory: postings are one typed array per term (``article_id`` and packed title/text frequencies,
-4 bytes each), not dicts of tuples: 8 bytes a posting instead of ≈100. So article ids must fit
-in 32 bits. Measured on 10,000 articles of ≈380 characters (1.1 M postings): ≈45 MB for the
-index, texts included, beside ≈41 MB for jieba and OpenCC. Concurrency: nameko's workers are
+4 bytes each), not dicts of tuples: 8 bytes a posting instead of ≈100, so article ids must fit
+in 32 bits. Measured on 10,000 articles: ≈41 MB for the index, texts included, with 1.1 M
+postings over 4,300 terms (articles of ≈380 characters cut from the seed documents); ≈57 MB with
+0.66 M postings over 88,000 terms (a vocabulary as large as jieba's dictionary allows); beside
+≈45 MB for jieba's trimmed dictionary and OpenCC.
+Concurrency: nameko's workers are
 greenlets of one process; ``put``/``remove``/``search`` do no I/O and never yield, so each runs
 to completion and the next sees consistent structures.
 """
@@ -248,6 +251,8 @@ def _pinyin() -> dict[str, str]:
         readings: dict[str, str] = {}
         table: dict[str, str] = {}
         for code, value in raw.items():
+            if int(code) > 0x9FFF:
+                continue  # beyond the characters a key is made of (_HAN)
             marked = value.split(",", 1)[0]
             plain = "".join(c for c in unicodedata.normalize("NFD", marked)
                             if not unicodedata.combining(c))
@@ -387,7 +392,10 @@ class Index:
         key = pinyin_key(term)
         if key is not None:
             self._file(self._by_pinyin, key, term)
-        if len(term) >= 3:  # a 2-character word's deletions are single characters: too broad
+        # deletions of words of four or more only: they serve a query one character short of
+        # such a word (养老保 → 养老保险) or one character wrong in it (养老保检); a shorter
+        # word is reached by sound alone (one character in three is a guess)
+        if len(term) >= 4:
             for d in _deletions(term):
                 self._file(self._by_deletion, d, term)
 
@@ -397,7 +405,7 @@ class Index:
         key = pinyin_key(term)
         if key is not None:
             self._unfile(self._by_pinyin, key, term)
-        if len(term) >= 3:
+        if len(term) >= 4:
             for d in _deletions(term):
                 self._unfile(self._by_deletion, d, term)
 
