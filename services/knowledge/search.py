@@ -53,9 +53,14 @@ in 32 bits. Measured on 10,000 articles: ≈41 MB for the index, texts included,
 postings over 4,300 terms (articles of ≈380 characters cut from the seed documents); ≈57 MB with
 0.66 M postings over 88,000 terms (a vocabulary as large as jieba's dictionary allows); beside
 ≈45 MB for jieba's trimmed dictionary and OpenCC.
-Concurrency: nameko's workers are
-greenlets of one process; ``put``/``remove``/``search`` do no I/O and never yield, so each runs
-to completion and the next sees consistent structures.
+
+Speed (the same machine, 2 cores shared): ``search`` p50 ≈1.5 ms, p95 ≈10 ms over 10,000
+articles; ``put`` of 10,000 stored analyses ≈1.3 s; :func:`analyze` ≈900 articles/s (jieba);
+``rank`` of a 400-character order text under an article-type filter ≈20 ms (an index of only
+部门职能 entries is faster still).
+
+Concurrency: nameko's workers are greenlets of one process; ``put``/``remove``/``search`` do no
+I/O and never yield, so each runs to completion and the next sees consistent structures.
 """
 
 from __future__ import annotations
