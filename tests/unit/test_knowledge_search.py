@@ -12,6 +12,8 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.knowledge.analysis import Analyzer, shared_analyzer
 from services.knowledge.search import (
@@ -356,11 +358,53 @@ class TestMaintenance:
         fresh = index_of(analyzer, a, b)
         assert churned.search("停水") == fresh.search("停水")
 
+    def test_an_empty_index_answers_nothing(self, analyzer: Analyzer) -> None:
+        results = Index(analyzer).search("停水")
+        assert (results.total, results.hits, results.did_you_mean) == (0, (), None)
+        assert Index(analyzer).rank(["停水"]) == []
+
     def test_an_analysis_of_another_analyzer_version_is_refused(self,
                                                                 analyzer: Analyzer) -> None:
         stale = AnalyzedDocument(doc(1, "停水", "停水。"), {"停水": 1}, {"停水": 1}, "r0-old")
         with pytest.raises(ValueError, match="analysed with"):
             Index(analyzer).put(stale)
+
+
+POOL = [
+    doc(1, "停水通知", "水井沟片区停水检修。" + FILLER),
+    doc(2, "停水停电", "蓝田镇停水停电，供电公司抢修。"),
+    doc(3, "路灯维修", "滨江路路灯维修，城市管理部门负责。" + FILLER * 2),
+    doc(1, "停水通知（更新）", "水井沟片区停水检修延期至周五。", version=2),
+    doc(4, "城管执法", "占道经营由城管查处。" + FILLER),
+    doc(2, "停电通知", "蓝田镇停电。", version=2),
+]
+
+
+class TestChurn:
+    """Any sequence of puts and removes leaves the index answering as one built afresh from
+    the articles still in it (postings, lengths and averages all kept in step)."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.tuples(st.booleans(), st.integers(0, len(POOL) - 1)), max_size=12))
+    def test_churn_equals_a_fresh_build(self, ops: list[tuple[bool, int]]) -> None:
+        analyzer = shared_analyzer()
+        analysed = [analyze(d, analyzer) for d in POOL]
+        churned = Index(analyzer)
+        live: dict[int, AnalyzedDocument] = {}
+        for is_put, i in ops:
+            a = analysed[i]
+            if is_put:
+                churned.put(a)
+                live[a.document.article_id] = a
+            else:
+                churned.remove(a.document.article_id)
+                live.pop(a.document.article_id, None)
+        fresh = Index(analyzer)
+        for a in live.values():
+            fresh.put(a)
+        assert len(churned) == len(fresh)
+        for q in ("停水", "停电 检修", "城管", "路灯维修"):
+            assert churned.search(q) == fresh.search(q)
 
 
 class TestStoredForm:
