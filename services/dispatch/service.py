@@ -143,16 +143,23 @@ class DispatchService(Operations):
 
     @event_handler("kb.departments_suggested")
     def on_departments_suggested(self, event: Event) -> None:
-        """派单辅助: the knowledge base's ranking for an order no rule matched becomes the
-        suggestion of its held round (lead only; the reasons and the alternatives kept), while
-        the order still waits for that round without a catalogue suggestion — one that arrives
-        after a dispatcher acted is moot. With ``DISPATCH_KB_AUTO`` enabled and a top that is
-        clear enough, the order is dispatched to it at once."""
+        """派单辅助: the knowledge base's ranking for an order waiting without a catalogue
+        suggestion (no rule matched; back after an approved return or a recall) becomes the
+        suggestion of its held round (lead only; the reasons and the alternatives kept) — one
+        that arrives after a dispatcher acted is moot. With ``DISPATCH_KB_AUTO`` enabled and a
+        top that is clear enough, the order is dispatched to it at once."""
         if not self.db.claim(event):
             return
         d = event.data
         session = self.db.session
         ticket = session.get(TicketCopy, d["ticket_no"])
+        if (ticket is not None and ticket.state != "pending" and d.get("round") == ticket.round + 1
+                and session.scalar(select(Assignment.id).where(
+                    Assignment.ticket_no == ticket.ticket_no, Assignment.round == ticket.round,
+                    Assignment.state == "return_requested").limit(1)) is not None):
+            # knowledge learnt of the approved return before dispatch did: apply it first
+            raise OutOfOrder(f"suggestion for round {d['round']} of {ticket.ticket_no} before "
+                             f"its return was approved here")
         held = self._pending_decision(ticket) if ticket and ticket.state == "pending" else None
         usable = [s for s in d["suggestions"] if self._active_department(s["department_code"])]
         if (held is None or held.suggested_lead or not usable

@@ -307,10 +307,15 @@ def entry_hits(index: RankingIndex, terms: Sequence[str], filters: Any, limit: i
 
 def rank_departments(terms: Sequence[str], territory_code: str | None,
                      hits: Sequence[EntryHit], counts: Counts, directory: Directory,
-                     settings: RoutingSettings = RoutingSettings()) -> Ranking:
-    """Departments for an order, best first, at most ``settings.limit``, scores in [0, 1]."""
+                     settings: RoutingSettings = RoutingSettings(),
+                     exclude: Iterable[str] = ()) -> Ranking:
+    """Departments for an order, best first, at most ``settings.limit``, scores in [0, 1];
+    ``exclude``: departments known to be wrong for it (the lead that returned it)."""
     terms = order_terms(terms)
-    eligible = lambda code: directory.eligible(code, territory_code)  # noqa: E731
+    excluded = frozenset(exclude)
+
+    def eligible(code: str) -> bool:
+        return code not in excluded and directory.eligible(code, territory_code)
 
     # (a) responsibility: each department's best entry
     by_dep: dict[str, list[EntryHit]] = defaultdict(list)

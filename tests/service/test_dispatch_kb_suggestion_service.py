@@ -13,10 +13,10 @@ from hotline import demo
 from services.dispatch.dependencies import DispatchSettings
 from services.dispatch.domain import KbAutoDispatch, ReviewPolicy
 from services.dispatch.reference import ReferenceCache
-from services.dispatch.service import DispatchService
+from services.dispatch.service import DispatchService, OutOfOrder
 from shared.events import Event
 from tests.service.conftest import Worker
-from tests.service.test_dispatch_step2_service import NOW, event, of, registered
+from tests.service.test_dispatch_step2_service import NOW, event, of, registered, return_event
 
 UNMATCHED = {"category": "consultation", "content": "路边井盖缺失，晚上有人差点掉下去"}
 
@@ -102,6 +102,25 @@ class TestKnowledgeSuggestion:
         w.on_departments_suggested(suggestion("K4", ("shichang", 0.9)))
         s = waiting(w, "K4")["suggestion"]
         assert (s["lead"], s["source"]) == ("zhujian", "catalogue") and s["rule_id"]
+
+    def test_after_an_approved_return_the_order_waits_with_a_new_knowledge_suggestion(
+            self, city: Any) -> None:
+        w, _ = city()
+        w.on_ticket_registered(registered("K6", **UNMATCHED))
+        [lead] = w.dispatch("K6", {"lead": "chengguan"}, "dispatcher1")
+        w.on_departments_suggested(suggestion("K6", ("shuiwu", 0.7), round_=2))  # moot: no return
+        w.on_return(return_event("requested", "K6", lead, 1))
+        early = suggestion("K6", ("shuiwu", 0.7), round_=2)
+        with pytest.raises(OutOfOrder):  # knowledge heard of the approval before dispatch did
+            w.on_departments_suggested(early)
+        w.on_return(return_event("decided", "K6", lead, 1))
+        w.on_departments_suggested(early)  # the retry
+        item = waiting(w, "K6")
+        assert item["waiting_reason"] == "returned" and item["round"] == 2
+        assert (item["suggestion"]["lead"], item["suggestion"]["source"]) == ("shuiwu",
+                                                                              "knowledge")
+        made = w.dispatch("K6", {"accept_suggestion": True}, "dispatcher1")
+        assert made[0]["department_code"] == "shuiwu" and made[0]["round"] == 2
 
     @pytest.mark.parametrize("confidence, score, dispatched", [
         (0.6, 0.8, True), (0.2, 0.8, False), (0.6, 0.4, False)])

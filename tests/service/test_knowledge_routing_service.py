@@ -211,6 +211,28 @@ class TestSuggesting:
         assert [s["score"] for s in data["suggestions"]] == sorted(
             (s["score"] for s in data["suggestions"]), reverse=True)
 
+    def test_a_wrong_lead_gets_the_order_a_new_suggestion_without_it(self, kb: Any) -> None:
+        worker, db, _ = kb
+        worker.keep_order_profile(registered("W1", "路边窨井盖丢了，污水井往外冒水"))
+        worker.learn_dispatch(dispatched("W1", 1, "chengguan", 10))
+        assert suggested(db) == []
+        worker.learn_dispatch(return_decided("W1", 10, "chengguan", approved=False))
+        assert suggested(db) == []  # rejected: the department keeps it
+        approved = return_decided("W1", 10, "chengguan")
+        worker.learn_dispatch(approved)
+        worker.learn_dispatch(approved)  # redelivered
+        [after_return] = suggested(db)
+        codes = [x["department_code"] for x in after_return["data"]["suggestions"]]
+        assert after_return["data"]["round"] == 2
+        assert codes[0] == "shuiwu" and "chengguan" not in codes
+        worker.learn_dispatch(dispatched("W1", 2, "shuiwu", 12))
+        worker.learn_dispatch(event("ticket.recalled", "W1", ticket_no="W1", round=2, at=NOW,
+                                    actor="dispatcher1", reason="派错", assignment_ids=[12],
+                                    departments=["shuiwu"]))
+        after_recall = suggested(db)[-1]["data"]
+        assert after_recall["round"] == 3
+        assert "shuiwu" not in [x["department_code"] for x in after_recall["suggestions"]]
+
     def test_review_waits_and_confidential_orders_get_nothing(self, kb: Any) -> None:
         worker, db, _ = kb
         worker.keep_order_profile(registered("N2", "占道经营"))

@@ -29,7 +29,7 @@ from services.knowledge.models import OrderProfile, TermDepartment
 from services.knowledge.schemas import RouteSuggestionQuerySchema
 from shared.business_time import business_today
 from shared.database import translate_db_errors
-from shared.errors import load_or_invalid
+from shared.errors import Unavailable, load_or_invalid
 from shared.events import Event, utcnow
 from shared.messaging import event_handler
 from shared.rpc import rpc
@@ -66,10 +66,16 @@ class RoutingEntrypoints(KnowledgeBase):
     @event_handler("ticket.dispatched", "assignment.return_decided", "ticket.recalled")
     def learn_dispatch(self, event: Event) -> None:
         """Count the order once, for the lead of its latest round (services/knowledge/routing.py
-        ``on_dispatched``, ``on_return_approved``, ``on_recalled``)."""
+        ``on_dispatched``, ``on_return_approved``, ``on_recalled``). When the lead turns out
+        wrong (its return approved, the round recalled) the order waits for a dispatcher again
+        with no catalogue suggestion: it gets one from routing help, the wrong lead left out."""
+        d = event.data
+        wrong_lead = event.type == "ticket.recalled" or (
+            event.type == "assignment.return_decided" and d["approved"])
+        # before the session (no RPC while it is open); learning does not wait for dispatch
+        directory = self._directory_if_available() if wrong_lead else None
         if not self.db.claim(event):
             return
-        d = event.data
         # locked: two facts of one order handled at once (two workers) must not both move it
         profile = self.db.session.get(OrderProfile, d["ticket_no"], with_for_update=True)
         if profile is None:
@@ -103,6 +109,8 @@ class RoutingEntrypoints(KnowledgeBase):
         profile.lead_department, profile.lead_assignment_id = (new.lead_department,
                                                                new.lead_assignment_id)
         profile.round, profile.counted = new.round, new.counted
+        if wrong_lead and learning.uncount and directory is not None:
+            self._emit_suggestion(directory, profile, exclude=(learning.uncount,))
         self.db.commit()
 
     # -- suggesting ------------------------------------------------------------------------
@@ -124,13 +132,7 @@ class RoutingEntrypoints(KnowledgeBase):
         if profile.excluded:
             self.db.commit()  # 涉密: its text was never kept, nothing to rank
             return
-        ranking, suggestions = self._suggest(directory, list(profile.terms),
-                                             profile.territory_code, profile.category)
-        self.db.emit("kb.departments_suggested", {
-            "ticket_no": profile.ticket_no, "at": utcnow(), "round": profile.round + 1,
-            "confidence": ranking.confidence,
-            "suggestions": [{k: s[k] for k in ("department_code", "score", "reasons")}
-                            for s in suggestions]}, ticket_no=profile.ticket_no)
+        self._emit_suggestion(directory, profile)
         self.db.commit()
 
     @rpc
@@ -146,6 +148,24 @@ class RoutingEntrypoints(KnowledgeBase):
         return {"terms": terms, "confidence": ranking.confidence, "suggestions": suggestions}
 
     # -- helpers ---------------------------------------------------------------------------
+    def _emit_suggestion(self, directory: routing.Directory, profile: OrderProfile,
+                         exclude: tuple[str, ...] = ()) -> None:
+        """``kb.departments_suggested`` for the order's next round."""
+        ranking, suggestions = self._suggest(directory, list(profile.terms),
+                                             profile.territory_code, profile.category,
+                                             exclude=exclude)
+        self.db.emit("kb.departments_suggested", {
+            "ticket_no": profile.ticket_no, "at": utcnow(), "round": profile.round + 1,
+            "confidence": ranking.confidence,
+            "suggestions": [{k: s[k] for k in ("department_code", "score", "reasons")}
+                            for s in suggestions]}, ticket_no=profile.ticket_no)
+
+    def _directory_if_available(self) -> routing.Directory | None:
+        try:
+            return self._directory()
+        except Unavailable:
+            return None
+
     def _directory(self) -> routing.Directory:
         """Dispatch's departments (cached per process): asked before the session opens, as
         no entrypoint does network I/O while it holds the database (shared/database.py)."""
@@ -154,7 +174,8 @@ class RoutingEntrypoints(KnowledgeBase):
 
     def _suggest(self, directory: routing.Directory, terms: list[str],
                  territory_code: str | None, category: str | None = None,
-                 limit: int | None = None) -> tuple[routing.Ranking, list[dict[str, Any]]]:
+                 limit: int | None = None,
+                 exclude: tuple[str, ...] = ()) -> tuple[routing.Ranking, list[dict[str, Any]]]:
         kit = self.routing_help
         session = self.db.session
         hits = kit.hits(session, terms, territory_code, business_today(), category)
@@ -164,7 +185,7 @@ class RoutingEntrypoints(KnowledgeBase):
             .where(td.term.in_([*routing.order_terms(terms), routing.TOTAL]))).all())
         settings = kit.settings if limit is None else replace(kit.settings, limit=limit)
         ranking = routing.rank_departments(terms, territory_code, hits, counts, directory,
-                                           settings)
+                                           settings, exclude)
         out = []
         for s in ranking.suggestions:
             example = self._example(terms, s.department_code) if s.history_count else None
