@@ -81,3 +81,35 @@ def test_an_unmatched_order_waits_with_the_knowledge_suggestion_and_its_reasons(
     with pytest.raises(ApiError) as err:
         agent.request("POST", "/api/v1/kb/route-suggestions", json={"text": "井盖"})
     assert err.value.status == 403
+
+
+def test_a_wrong_lead_returned_the_order_comes_back_with_a_suggestion_without_it(
+        start: Any, rpc: Any, backend: str) -> None:
+    start("intake", "dispatch", "supervision", "knowledge")
+    load_city(rpc)
+    publish_entries(rpc)
+    no = rpc.intake.register_ticket(MANHOLE, "agent1")["ticket_no"]
+    wait_for(lambda: any(i["ticket_no"] == no and i["suggestion"]
+                         for i in rpc.dispatch.queue({})["items"]), what="the first suggestion")
+    [wrong] = rpc.dispatch.dispatch(no, {"lead": "chengguan"}, "dispatcher1")  # no reason needed
+    wait_for(lambda: rpc.supervision.get_state(no)["status"] == "dispatched",
+             what="supervision knows the dispatch")
+    req = rpc.supervision.request_return(wrong["id"], "chengguan", {
+        "reason_code": "function", "basis": "窨井盖属水务部门管理"}, "dept_chengguan")
+    rpc.supervision.decide_return(req["id"], {"approve": True}, "dispatcher1")
+    item = wait_for(lambda: next((i for i in rpc.dispatch.queue({})["items"]
+                                  if i["ticket_no"] == no and i["waiting_reason"] == "returned"
+                                  and i["suggestion"]), None),
+                    what="the order back in the queue with a new suggestion")
+    assert item["round"] == 2
+    assert (item["suggestion"]["source"], item["suggestion"]["lead"]) == ("knowledge", "shuiwu")
+    assert "chengguan" not in [a["department_code"] for a in item["suggestion"]["alternatives"]]
+    made = rpc.dispatch.dispatch(no, {"accept_suggestion": True}, "dispatcher1")
+    assert (made[0]["department_code"], made[0]["round"]) == ("shuiwu", 2)
+
+    def learnt() -> Any:  # the order counts for 市水务局 now, not for 城管
+        found = rpc.knowledge.suggest_departments({"text": MANHOLE["content"]})["suggestions"]
+        said = {s["department_code"]: " ".join(s["reasons"]) for s in found}
+        return "相似历史工单 1 件" in said.get("shuiwu", "") and "相似历史工单" not in said.get(
+            "chengguan", "") and said
+    wait_for(learnt, what="knowledge moved the count to the department that kept the order")
