@@ -5,7 +5,8 @@ past orders went (the rules: services/knowledge/routing.py).
   and 直接办结 orders are not learned), counted for the lead of its dispatch round
   (``ticket.dispatched``), and uncounted when the lead was wrong (an approved
   ``assignment.return_decided`` of the lead, ``ticket.recalled``) — a re-dispatch moves them.
-- Suggesting: an order no catalogue rule matched (``ticket.pending_dispatch``) gets
+- Suggesting: an order no catalogue rule matched (``ticket.pending_dispatch``), or back in the
+  queue because its lead was wrong (approved return, recall: that department left out), gets
   ``kb.departments_suggested``, which dispatch shows in its 预审 queue; the dispatcher's console
   asks ``suggest_departments`` for any text.
 
@@ -48,14 +49,15 @@ class RoutingEntrypoints(KnowledgeBase):
     def keep_order_profile(self, event: Event) -> None:
         """The order's analysed terms (never its text), territory and category; a 涉密 or
         直接办结 order is remembered only as excluded."""
+        d = event.data
+        excluded = ("confidential" if d["confidential"] else
+                    "resolved" if d.get("resolved_at_intake") else None)
+        # segmentation before the session opens: the database is held only for the writes
+        terms = [] if excluded else self.routing_help.terms(f"{d['title']}\n{d['content']}")
         if not self.db.claim(event):
             return
-        d = event.data
         session = self.db.session
         if session.get(OrderProfile, d["ticket_no"]) is None:
-            excluded = ("confidential" if d["confidential"] else
-                        "resolved" if d.get("resolved_at_intake") else None)
-            terms = [] if excluded else self.routing_help.terms(f"{d['title']}\n{d['content']}")
             session.add(OrderProfile(
                 ticket_no=d["ticket_no"], registered_at=d["registered_at"],
                 category=d["category"], excluded=excluded, terms=terms,
