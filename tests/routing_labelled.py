@@ -232,3 +232,30 @@ ORDERS: list[Order] = [
     Order("无物业的老旧小区环境卫生太差，楼道杂物没人清理", "510502002", "jy_beicheng"),
     Order("老旧小区没有物业，楼道堆放杂物堵塞通道", "510503001", "nx_anfu"),
 ]
+
+
+# -- entering the entries through knowledge's RPC (tests of the service and the broker) -------
+
+ADMIN = {"name": "admin", "role": "admin", "department_code": None}  # knowledge's actor
+
+
+def entry_payload(e: Entry, publish: bool = True) -> dict[str, object]:
+    """``create_article``'s payload for an entry; its territories where the schema takes them."""
+    from services.knowledge.schemas import ArticleInSchema
+
+    payload: dict[str, object] = {"article_type": "responsibility", "title": e.title,
+                                  "body": e.text, "department_code": e.department_code,
+                                  "publish": publish}
+    if "territories" in ArticleInSchema().fields:
+        payload["territories"] = list(e.territories)
+    return payload
+
+
+def publish(knowledge: object, article_id: int) -> None:
+    """Publish an entry through whichever publishing call the knowledge service has."""
+    from services.knowledge.service import KnowledgeService
+
+    if hasattr(KnowledgeService, "publish_article"):
+        knowledge.publish_article(article_id, None, ADMIN)  # type: ignore[attr-defined]
+    else:
+        knowledge.publish(article_id, ADMIN)  # type: ignore[attr-defined]

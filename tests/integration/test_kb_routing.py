@@ -15,7 +15,7 @@ import pytest
 from hotline import demo
 from hotline.client import ApiError, HotlineClient, wait_for
 from tests.integration.conftest import load_city
-from tests.routing_labelled import ENTRIES
+from tests.routing_labelled import ADMIN, ENTRIES, entry_payload
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -29,9 +29,7 @@ NO_WATER = {"category": "consultation", "phone": "+86 138-0013-8002",
 
 def publish_entries(rpc: Any) -> None:
     for e in ENTRIES:
-        rpc.knowledge.create_article({"article_type": "responsibility", "title": e.title,
-                                      "body": e.text, "department_code": e.department_code,
-                                      "publish": True}, "admin")
+        rpc.knowledge.create_article(entry_payload(e), ADMIN)
 
 
 def test_an_unmatched_order_waits_with_the_knowledge_suggestion_and_its_reasons(

@@ -22,7 +22,7 @@ from shared.business_time import business_today
 from shared.errors import Invalid
 from shared.events import Event, load_envelope, make_envelope
 from tests.routing_fakes import engine
-from tests.routing_labelled import ENTRIES
+from tests.routing_labelled import ADMIN, ENTRIES, entry_payload, publish
 from tests.service.conftest import Worker, outbox
 
 NOW = datetime.now(UTC)
@@ -286,15 +286,11 @@ class TestResponsibilityIndex:
         worker = Worker(KnowledgeService, db)
         water, urban = ENTRIES[9], ENTRIES[0]
         assert (water.department_code, urban.department_code) == ("shuiwu", "chengguan")
-        worker.create_article({"article_type": "responsibility", "title": water.title,
-                               "body": water.text, "department_code": "shuiwu",
-                               "publish": True}, "admin")
-        draft = worker.create_article({"article_type": "responsibility", "title": urban.title,
-                                       "body": urban.text, "department_code": "chengguan"},
-                                      "admin")
+        worker.create_article(entry_payload(water), ADMIN)
+        draft = worker.create_article(entry_payload(urban, publish=False), ADMIN)
         worker.create_article({"article_type": "faq", "title": "窨井盖丢了找谁",
                                "body": "窨井盖 占道经营", "department_code": "gongan",
-                               "publish": True}, "admin")
+                               "publish": True}, ADMIN)
         analyzer = analysis.shared_analyzer()
         index = ResponsibilityIndex(analyzer)
         terms = routing.order_terms(analyzer.terms("窨井盖丢了，门口还有流动摊贩占道经营"))
@@ -308,5 +304,5 @@ class TestResponsibilityIndex:
                 uow.rollback()
 
         assert owners() == {"shuiwu"}
-        worker.publish(draft["id"], "admin")
+        publish(worker, draft["id"])
         assert owners() == {"shuiwu", "chengguan"}
