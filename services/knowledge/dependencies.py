@@ -36,7 +36,7 @@ from sqlalchemy import event, select, text
 
 from services.knowledge.analysis import Analyzer, load_synonyms, shared_analyzer
 from services.knowledge.domain import document_text
-from services.knowledge.models import Article, ArticleVersion, SearchDocument
+from services.knowledge.models import Article, ArticleVersion, IndexCounter, SearchDocument
 from services.knowledge.search import (
     AnalyzedDocument,
     Document,
@@ -196,7 +196,9 @@ def _unindexed(session: Any) -> list[Document]:
 
 
 def _next_rev(session: Any) -> int:
-    session.execute(_NEXT_REV, {"name": COUNTER})
+    if session.execute(_NEXT_REV, {"name": COUNTER}).rowcount == 0:  # made without migration 0002
+        session.add(IndexCounter(name=COUNTER, value=1))
+        session.flush()
     return int(session.execute(_READ_REV, {"name": COUNTER}).scalar_one())
 
 
