@@ -356,6 +356,8 @@ class TestSearch:
                                   ADMIN)
         found = worker.search({"q": "停水", "limit": 1}, AGENT)
         assert found["total"] == 2 and len(found["items"]) == 1
+        second = worker.search({"q": "停水", "limit": 1, "offset": 1}, AGENT)
+        assert ids(found) + ids(second) in ([a["id"], b["id"]], [b["id"], a["id"]])
         assert ids(worker.search({"q": "停水", "article_type": "policy"}, AGENT)) == [b["id"]]
         assert ids(worker.search({"q": "停水", "category": "consultation"}, AGENT)) == [a["id"]]
         hit = next(i for i in worker.search({"q": "停水"}, AGENT)["items"] if i["id"] == a["id"])
