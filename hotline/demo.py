@@ -133,7 +133,8 @@ def load(rpc: Any) -> dict[str, Any]:
     counts["users"] = rpc.gateway.load_users(users(DEPARTMENTS))
     if rpc.knowledge.article_count() == 0:
         for article in KNOWLEDGE:
-            rpc.knowledge.create_article(article, "demo")
+            rpc.knowledge.create_article(article, {"name": "demo", "role": "admin",
+                                                   "department_code": None})
         counts["articles"] = len(KNOWLEDGE)
     return counts
 
