@@ -7,6 +7,8 @@ as anything an administrator enters.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 DEMO_PASSWORD = "demo12345"
@@ -102,6 +104,21 @@ KNOWLEDGE: list[dict[str, Any]] = [
      "body": "负责市容环境卫生、占道经营、违章建筑、夜间施工噪声、户外广告等城市管理执法工作。",
      "department_code": "chengguan", "publish": True},
 ]
+
+
+def seed_dir(start: Path | None = None) -> Path | None:
+    """The folder of the five seed documents: ``$HOTLINE_SEEDS``, else ``shared/seeds`` beside
+    the repository (``../shared/seeds``) or beside a folder holding it (a git worktree under
+    ``wt/``); None when there is none (a container image has only the repository)."""
+    if os.environ.get("HOTLINE_SEEDS"):
+        path = Path(os.environ["HOTLINE_SEEDS"])
+        return path if path.is_dir() else None
+    root = (start or Path(__file__).resolve().parent.parent)
+    for parent in root.parents:
+        candidate = parent / "shared" / "seeds"
+        if candidate.is_dir() and any(candidate.glob("*.txt")):
+            return candidate
+    return None
 
 
 def users(departments: list[dict[str, Any]]) -> list[dict[str, Any]]:
