@@ -147,14 +147,14 @@ def classify(line: str, style_depth: int | None = None) -> _Heading | None:
         if textual is not None and textual.kind in ("part", "part_alt", "attachment"):
             own = textual.text or inner
         return _Heading(f"md{min(max(depth, 1), 6)}", "#" * depth, _clean_title(own), text)
-    if len(text) > 200:
-        return None
     for kind, pattern in _PATTERNS:
         m = pattern.match(text)
         if m is None:
             continue
         groups = m.groupdict()
         rest = (groups.get("rest") or "").strip()
+        if kind == "part" and len(rest) > 40 and not re.match(rf"^第[{_ANY_NUM}]+篇\s*{_COLON}", text):
+            return None  # ``第一篇文章讲的是…``: a sentence, not a heading
         if kind in ("item", "subitem"):
             stop = _RUN_IN.match(rest)
             if stop:
