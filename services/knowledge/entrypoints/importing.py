@@ -135,6 +135,42 @@ class ImportEntrypoints(KnowledgeBase):
             raise
         return {**result, "status": "ok", "articles": listed}
 
+    @rpc
+    @translate_db_errors
+    def load_entries(self, entries: list[dict[str, Any]], actor: str) -> dict[str, Any]:
+        """Provision entries (demo data, a city's starter set): each ``{key, publish, …the
+        entry's form}`` is created — and published when ``publish`` — unless an entry with
+        source ``demo:<key>``, or one of the same type and title, is there already (so loading
+        twice creates nothing twice). Each entry in its own transaction; a refused one is
+        reported, not raised. Answer: ``{created, skipped, errors: [{key, error}]}``."""
+        created, skipped, errors = 0, 0, []
+        for entry in entries:
+            form = {k: v for k, v in entry.items() if k not in ("key", "publish")}
+            source = f"demo:{entry['key']}"[:200]
+            there = self.db.session.scalar(select(Article.id).where(
+                (Article.source == source) | ((Article.article_type == form.get("article_type"))
+                                              & (Article.title == form.get("title")))).limit(1))
+            if there is not None:
+                self.db.rollback()
+                skipped += 1
+                continue
+            try:
+                article = self._add_article(form, actor, source=source)
+                if entry.get("publish"):
+                    self._publish(article, actor)
+                self.db.commit()
+                created += 1
+            except HotlineError as exc:
+                self.db.rollback()
+                errors.append({"key": entry["key"], "error": exc.message,
+                               "fields": (exc.details or {}).get("fields")})
+            except BaseException:
+                self.db.rollback()
+                raise
+        if errors:
+            log.warning("entries not loaded", extra={"errors": errors[:5]})
+        return {"created": created, "skipped": skipped, "errors": errors}
+
     def _imported_before(self, filename: str) -> list[dict[str, Any]]:
         name = filename.replace("\\", "/").rsplit("/", 1)[-1]
         rows = self.db.session.execute(
