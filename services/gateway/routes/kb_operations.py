@@ -41,7 +41,8 @@ def read_uploads(request: Any) -> list[dict[str, str]]:
     if not (request.mimetype or "").startswith("multipart/form-data"):
         raise BadRequest("请以 multipart/form-data 上传文件 upload the files as "
                          "multipart/form-data")
-    uploads = [f for _, f in request.files.items(multi=True)]
+    # a file input left empty is sent with no file name: not an upload
+    uploads = [f for _, f in request.files.items(multi=True) if (f.filename or "").strip()]
     if not uploads:
         raise Invalid.fields({"files": ["请至少上传一个文件 upload at least one file"]})
     if len(uploads) > MAX_FILES:
@@ -52,7 +53,7 @@ def read_uploads(request: Any) -> list[dict[str, str]]:
         data = upload.stream.read(MAX_FILE_BYTES + 1)
         if len(data) > MAX_FILE_BYTES:
             raise _too_large("文件")
-        files.append({"filename": (upload.filename or "").strip() or "(未命名)",
+        files.append({"filename": upload.filename.strip(),
                       "content_base64": base64.b64encode(data).decode("ascii")})
     return files
 
