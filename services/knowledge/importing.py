@@ -263,7 +263,7 @@ def read_lines(filename: str, data: bytes) -> list[_Line]:
             if not piece or _DEBRIS.search(piece):
                 continue
             lines.append(_Line(piece, classify(piece)))
-    if not any(line.heading is None for line in lines):
+    if not lines:
         raise DocumentError("文档中没有可导入的正文 the document has no text to import")
     return lines
 
