@@ -17,7 +17,8 @@ _SEGMENTER_LOCK = threading.Lock()
 
 def shared_segmenter(min_freq: int = DEFAULT_MIN_FREQ) -> Segmenter:
     """The process's one loaded :class:`Segmenter` per dictionary (jieba's dictionary is tens
-    of MB in memory: two containers of intake in one test process share it)."""
+    of MB in memory: two containers of intake in one test process share it; the tokenizer
+    itself is kept by shared/segmentation.py, one per configuration)."""
     with _SEGMENTER_LOCK:
         segmenter = _SEGMENTERS.get(min_freq)
         if segmenter is None:

@@ -24,17 +24,17 @@ Plain Python: no nameko, no database. jieba's dictionary is loaded by :class:`Se
 
 from __future__ import annotations
 
-import logging
 import math
-import os
 import re
-import tempfile
-import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+# re-exported: intake's settings and tests name them here
+from shared.segmentation import DEFAULT_MIN_FREQ, shared_tokenizer
+from shared.segmentation import trimmed_dictionary as trimmed_dictionary
 
 DEFAULT_THRESHOLD = 0.45
 
@@ -100,7 +100,6 @@ MATTER_WEIGHT = 2.0
 DISJOINT_MATTER_FACTOR = 0.5
 _PUNCT_OR_SPACE = re.compile(r"^[\W_]+$", re.UNICODE)
 _DIGITS = re.compile(r"^[0-9]+$")
-_log_lock = threading.Lock()
 
 
 def normalise_text(text: str) -> str:
@@ -172,36 +171,10 @@ def load_tokens(stored: str | None) -> frozenset[str]:
     return frozenset(stored.split()) if stored else frozenset()
 
 
-DEFAULT_MIN_FREQ = 5
-
-
-def trimmed_dictionary(min_freq: int, directory: str | None = None) -> str:
-    """Path of jieba's dictionary without the words rarer than ``min_freq`` (single characters
-    are all kept), written once per machine next to jieba's own cache.
-
-    jieba's full dictionary (349,046 words) costs ≈62 MB of memory per process; the words seen
-    fewer than 5 times in its corpus are two thirds of it and almost never in a call, and the
-    HMM still segments whatever is missing. With 5: 138,313 words, ≈24 MB.
-    """
-    import jieba
-
-    source = os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
-    target = os.path.join(directory or tempfile.gettempdir(),
-                          f"hotline-jieba-{jieba.__version__}-min{min_freq}.txt")
-    if not os.path.exists(target):
-        fd, partial = tempfile.mkstemp(dir=os.path.dirname(target), suffix=".partial")
-        with open(source, encoding="utf-8") as src, os.fdopen(fd, "w", encoding="utf-8") as out:
-            for line in src:
-                word, freq = line.split(" ", 2)[:2]
-                if len(word) == 1 or int(freq) >= min_freq:
-                    out.write(line)
-        os.replace(partial, target)  # atomic: a concurrent process reads a whole file or none
-    return target
-
-
 class Segmenter:
     """jieba's tokenizer with the domain words added. ``load()`` reads the dictionary
-    (≈0.5 s, most of the process's extra memory); ``tokens()`` before it raises.
+    (≈0.5 s, most of the process's extra memory; once per process for one configuration:
+    shared/segmentation.py); ``tokens()`` before it raises.
 
     ``min_freq`` > 1 loads :func:`trimmed_dictionary` instead of jieba's full one.
     """
@@ -213,18 +186,8 @@ class Segmenter:
         self._tokenizer: Any = None
 
     def load(self) -> Segmenter:
-        import jieba
-
-        with _log_lock:
-            jieba.setLogLevel(logging.WARNING)  # its "Building prefix dict" lines on stderr
-        if self.min_freq > 1:
-            tokenizer = jieba.Tokenizer(dictionary=trimmed_dictionary(self.min_freq))
-        else:
-            tokenizer = jieba.Tokenizer()
-        tokenizer.initialize()
-        for word in self.extra_words:
-            tokenizer.add_word(word, freq=100_000)
-        self._tokenizer = tokenizer
+        # the process's one tokenizer for these words and this dictionary (shared/segmentation.py)
+        self._tokenizer = shared_tokenizer(self.extra_words, self.min_freq)
         return self
 
     @property
