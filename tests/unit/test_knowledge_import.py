@@ -122,6 +122,11 @@ class TestPlainText:
         assert len(drafts) > 1 and drafts[0].title == "长文(1)" and drafts[1].title == "长文(2)"
         assert "\n".join(d.body for d in drafts).count("一段正文") == 50  # nothing lost
 
+    def test_a_regulation_of_articles_only(self) -> None:
+        [draft] = parse_document("供水条例.txt", "第一条 为加强城市供水管理。\n第二条 本办法适用于泸州。\n"
+                                 .encode())
+        assert draft.title == "供水条例" and draft.body.startswith("第一条 为加强")
+
     def test_gb18030_text_is_read(self) -> None:
         drafts = parse_document("gbk.txt", "第一篇:停水通知\n明日停水。\n".encode("gb18030"))
         assert drafts[0].title == "停水通知"
