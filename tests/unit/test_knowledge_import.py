@@ -54,7 +54,8 @@ class TestHeadings:
 
     @pytest.mark.parametrize("line", [
         "一是机关作风明显改进。", "上一篇:第七章改革开放下一篇:浅谈小学美术教学",
-        "附件:1.柯桥区政府购买服务工作联席会议制度", "根据第一条的规定办理", "#hashtag", ""])
+        "附件:1.柯桥区政府购买服务工作联席会议制度", "根据第一条的规定办理", "#hashtag", "",
+        "具体要求详见第3篇"])
     def test_not_headings(self, line: str) -> None:
         assert classify(line) is None
 
@@ -99,6 +100,12 @@ class TestPlainText:
                 "开通VIP\n©2010-2026 某公司 版权所有\n上一篇:甲下一篇:乙\n")
         [draft] = parse_document("d.txt", text.encode())
         assert (draft.title, draft.body) == ("停水通知", "明日停水。")
+
+    def test_sentences_like_debris_are_kept(self) -> None:
+        text = ("第一篇:窗口服务规范\n相关部门要加强监管。\n下载申请表后填写。\n投诉电话：0830-12345\n"
+                "客服人员应当文明用语。\n")
+        [draft] = parse_document("k.txt", text.encode())
+        assert draft.body.count("\n") == 3
 
     def test_a_flattened_web_page_line_is_broken_at_its_headings(self) -> None:
         part = "为全面理解全市政务服务工作，形成本调研汇报。" * 10
