@@ -272,3 +272,24 @@ def test_seed_dir_is_none_without_the_folder(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "shared" / "seeds").mkdir(parents=True)
     (tmp_path / "shared" / "seeds" / "000_x.txt").write_text("第一篇:x\ny\n")
     assert seed_dir(tmp_path / "repo") == tmp_path / "shared" / "seeds"
+
+
+def test_the_demo_without_seeds_logs_a_notice(monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    from unittest.mock import Mock
+
+    from hotline import demo
+
+    rpc = Mock()
+    rpc.knowledge.load_entries.return_value = {"created": 37, "skipped": 0, "errors": []}
+    monkeypatch.setattr(demo, "seed_dir", lambda: None)
+    with caplog.at_level("WARNING"):
+        assert demo.load_knowledge(rpc) == {"articles": 37}
+    rpc.knowledge.import_documents.assert_not_called()
+    assert "shared/seeds" in caplog.text
+    entries, actor = rpc.knowledge.load_entries.call_args.args
+    assert len([e for e in entries if e["article_type"] == "responsibility"]) == len(
+        demo.DEPARTMENTS) == 25
+    assert all(e["territories"] == [d["territory_code"]] for e, d in zip(
+        entries, demo.DEPARTMENTS, strict=False) if d.get("territory_code"))
+    assert actor["role"] == "admin"
