@@ -78,8 +78,10 @@ class ImportEntrypoints(KnowledgeBase):
         opts = load_or_invalid(ImportOptionsSchema(), options or {})
         who = Actor.of(actor)
         if not who.is_center:
-            if who.role != "department" or opts["department_code"] not in (
-                    None, who.department_code):
+            if who.role != "department":
+                raise Forbidden(f"无权导入资料 role {who.role} may not import entries",
+                                {"action": "kb.import", "role": who.role})
+            if opts["department_code"] not in (None, who.department_code):
                 raise Forbidden("部门只能导入本部门的资料 a department imports only its own entries",
                                 {"action": "kb.import", "department_code": opts["department_code"]})
             if opts["publish"]:
@@ -101,12 +103,14 @@ class ImportEntrypoints(KnowledgeBase):
                                   "error": None}
         try:
             data = base64.b64decode(upload["content_base64"], validate=True)
+        except binascii.Error:
+            return {**result, "error": "文件内容不是合法的 base64 content_base64 is not valid "
+                                       "base64"}
+        try:
             drafts = importing.parse_document(filename, data, article_type=opts["article_type"],
                                               categories=opts["categories"])
-        except (binascii.Error, ValueError) as exc:
-            reason = exc.reason if isinstance(exc, importing.DocumentError) else \
-                "文件内容不是合法的 base64 content_base64 is not valid base64"
-            return {**result, "error": reason}
+        except importing.DocumentError as exc:
+            return {**result, "error": exc.reason}
         if opts["skip_existing"]:
             before = self._imported_before(filename)
             if before:
