@@ -269,6 +269,78 @@ SCHEMAS["Open311Update"] = {
         "description": {"type": "string", "maxLength": 2000}}}
 
 
+# -- Step 4 import: the knowledge base's bulk import (multipart) and monitoring --
+MEDIA_TYPES: dict[str, str] = {"KbImport": "multipart/form-data"}  # body name → its media type
+SCHEMAS["KbImport"] = {
+    "type": "object", "required": ["files"],
+    "description": "批量导入: .txt/.md/.docx, split into entries by their headings; each file "
+                   "whole or not at all. 413: a file over 5 MB or a request over 12 MB; 422: no "
+                   "file or more than 20. Answer: {files: [{filename, status ok|error|skipped, "
+                   "articles: [{id, title, status}], error}], imported, failed}",
+    "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                  "maxItems": 20},
+        "publish": {"type": "boolean", "default": False},
+        "article_type": {"type": "string", "enum": ["policy", "guide", "responsibility", "faq"],
+                         "description": "entries whose title names no policy document"},
+        "department_code": {"type": "string", "description": "the entries' owner"},
+        "categories": {"type": "string", "description": "comma-separated categories"}}}
+SCHEMAS["KbMonitor"] = {
+    "type": "object", "description": "资料库运行监控 (GET /api/v1/kb/monitor?from=&to=&"
+    "department_code=&limit=; business dates, default the last 30 days)",
+    "properties": {name: {"type": "array", "items": {"type": "object"}} for name in (
+        "opened", "resolved", "searches_without_result", "never_used", "review_overdue",
+        "departments")} | {"period": {"type": "object"}, "totals": {"type": "object"},
+                           "department_code": {"type": ["string", "null"]}}}
+
+# -- Step 4 knowledge base: entries, versions, the review workflow (services/knowledge) --------
+_GUIDE_FIELDS = {name: {"type": "string", "maxLength": 4000, "description": label}
+                 for name, label in (("project_name", "项目名称"), ("basis", "设立依据"),
+                                     ("materials", "申报材料"), ("procedure", "办事程序"),
+                                     ("time_limit", "承诺期限"), ("fee_basis", "收费依据"),
+                                     ("fee_standard", "收费标准"), ("window_authority", "窗口权限"))}
+_ARTICLE_CONTENT = {
+    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+    "body": {"type": "string", "minLength": 1, "maxLength": 100000},
+    "fields": {"type": "object", "properties": _GUIDE_FIELDS, "additionalProperties": False,
+               "description": "办事指南 only; labelled parts of the body (申报材料：…) fill those "
+               "not given. To publish: project_name, materials, procedure, time_limit, "
+               "fee_standard"},
+    "categories": {"type": "array", "items": {"type": "string", "enum": [
+        "consultation", "help", "complaint", "report", "suggestion", "praise", "other"]},
+        "description": "the categories it applies to; [] = all"},
+    "territories": {"type": "array", "items": {"type": "string"},
+                    "description": "territory codes it applies to; [] = the whole city"},
+    "valid_from": {"type": ["string", "null"], "format": "date"},
+    "valid_until": {"type": ["string", "null"], "format": "date",
+                    "description": "last valid day; archived automatically after it"},
+    "review_due": {"type": ["string", "null"], "format": "date"},
+    "note": {"type": ["string", "null"], "maxLength": 500, "description": "the change note"},
+}
+SCHEMAS.update({
+    "Article": {"type": "object", "required": ["article_type", "title", "body"], "properties": {
+        "article_type": {"type": "string", "enum": ["policy", "guide", "responsibility", "faq"],
+                         "description": "政策法规 / 办事指南 / 部门职能 / 常见问答"},
+        "department_code": {"type": ["string", "null"],
+                            "description": "the owner; a department's own when omitted"},
+        **_ARTICLE_CONTENT,
+        "publish": {"type": "boolean", "description": "the center only: publish at once"}}},
+    "ArticleEdit": {"type": "object", "description": "a new version: only the fields given "
+                    "change", "properties": {
+                        **_ARTICLE_CONTENT,
+                        "department_code": {"type": ["string", "null"],
+                                            "description": "the center only: a new owner"},
+                        "base_version": {"type": "integer", "minimum": 1, "description":
+                                         "the version edited; 409 if there is a newer one"}}},
+    "ArticleAction": {"type": "object", "description": "送审 / 发布 / 归档 (the comment of an "
+                      "archive is its reason); the body may be empty", "properties": {
+                          "comment": {"type": ["string", "null"], "maxLength": 500}}},
+    "ArticleRejection": {"type": "object", "required": ["comment"], "properties": {
+        "comment": {"type": "string", "minLength": 2, "maxLength": 500,
+                    "description": "what to change (退回意见)"}}},
+})
+
+
 def openapi_path(rule: str) -> str:
     return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule)
 
@@ -298,8 +370,9 @@ def openapi_document() -> dict[str, Any]:
             if params:
                 op["parameters"] = params
             if spec.body:
-                op["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{spec.body}"}}}}
+                op["requestBody"] = {"required": True, "content": {
+                    MEDIA_TYPES.get(spec.body, "application/json"): {
+                        "schema": {"$ref": f"#/components/schemas/{spec.body}"}}}}
             if spec.kind == "open311":  # -- Step 3 open311: GeoReport v2's wire format
                 _open311_operation(op, spec, method)
             if spec.action:
