@@ -130,11 +130,18 @@ class RoutingHelp(DependencyProvider):
     loaded once in ``setup()`` (jieba's dictionary: never at import, never per request)."""
 
     def setup(self) -> None:
-        from services.knowledge.analysis import shared_analyzer
+        from services.knowledge.analysis import load_synonyms, shared_analyzer
+        from shared.segmentation import DEFAULT_MIN_FREQ
 
         config = self.container.config
         settings = routing.RoutingSettings.from_config(config.get("KB_ROUTING"))
-        analyzer = shared_analyzer()
+        # the search index's configuration, so one analyser serves both (and a city's synonyms
+        # fold the words of orders as they fold those of the entries)
+        path = config.get("KNOWLEDGE_SYNONYMS")
+        analyzer = shared_analyzer(
+            synonyms=load_synonyms(path) if path else None,
+            dictionary_min_freq=int(config.get("KNOWLEDGE_DICTIONARY_MIN_FREQ",
+                                               DEFAULT_MIN_FREQ)))
         self.kit = RoutingKit(settings, analyzer, ResponsibilityIndex(analyzer))
 
     def get_dependency(self, worker_ctx: Any) -> RoutingKit:
