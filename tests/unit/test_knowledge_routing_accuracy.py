@@ -2,7 +2,9 @@
 department ranking, from the 部门职能 entries alone (a new city) and with the history of past
 orders learned. The floors are what the ranking achieves on this set, with a little room; the
 measured numbers are printed (``pytest -s``): with the search module's analyser and Index,
-职能 alone top-1 0.87, top-3 0.96; with the history learnt, top-1 0.89, top-3 0.96."""
+职能 alone top-1 0.87, top-3 0.96; with the history learnt, top-1 0.89, top-3 0.96. Against
+the demo's entries, written independently of these orders: 0.60 / 0.76, and 0.65 / 0.80 with
+the history."""
 
 from __future__ import annotations
 
@@ -12,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from hotline import demo
 from hotline.demo import DEPARTMENTS, TERRITORIES
 from services.knowledge import routing
 from tests.routing_fakes import engine
-from tests.routing_labelled import ENTRIES, HISTORY, ORDERS, Order
+from tests.routing_labelled import ENTRIES, HISTORY, ORDERS, Entry, Order
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,19 +39,21 @@ def learn(eng: Any, orders: list[Order]) -> routing.Counts:
     return routing.Counts.from_rows((t, dep, c) for (t, dep), c in counts.items())
 
 
-def rank(eng: Any, order: Order, counts: routing.Counts) -> routing.Ranking:
+def rank(eng: Any, order: Order, counts: routing.Counts,
+         owners: dict[int, tuple[str, str]] = OWNERS) -> routing.Ranking:
     terms = routing.order_terms(eng.analyzer.terms(order.text))
     filters = eng.filters(**routing.responsibility_filters_kwargs(order.territory_code,
                                                                   date(2026, 12, 2)))
-    hits = routing.entry_hits(eng.index, terms, filters, 20, OWNERS)
+    hits = routing.entry_hits(eng.index, terms, filters, 20, owners)
     return routing.rank_departments(terms, order.territory_code, hits, counts, DIRECTORY)
 
 
-def accuracy(eng: Any, counts: routing.Counts) -> tuple[float, float, list[str]]:
+def accuracy(eng: Any, counts: routing.Counts,
+             owners: dict[int, tuple[str, str]] = OWNERS) -> tuple[float, float, list[str]]:
     top1 = top3 = 0
     misses = []
     for o in ORDERS:
-        ranked = [s.department_code for s in rank(eng, o, counts).suggestions]
+        ranked = [s.department_code for s in rank(eng, o, counts, owners).suggestions]
         top1 += ranked[:1] == [o.lead]
         top3 += o.lead in ranked[:3]
         if ranked[:1] != [o.lead]:
@@ -76,6 +81,24 @@ def test_accuracy_with_history_learned(eng: Any) -> None:
     print(f"\n[{'search module' if eng.real else 'fakes'}] 职能 + history: "
           f"top-1 {top1:.2f}, top-3 {top3:.2f}; misses:\n  " + "\n  ".join(misses))
     assert top1 >= 0.85 and top3 >= 0.92
+
+
+def test_accuracy_with_the_demo_entries_written_independently() -> None:
+    """The demo's 部门职能 entries (hotline/demo.py, written apart from these orders): what a
+    city whose entries were not written with its orders in mind gets — lower, and history
+    makes up part of the difference."""
+    entries = [Entry(i + 1, e["department_code"], e["title"], e["body"],
+                     tuple(e["territories"]))
+               for i, e in enumerate(demo.responsibility_entries(DEPARTMENTS))]
+    owners = {e.article_id: (e.title, e.department_code) for e in entries}
+    eng = engine(entries)
+    alone = accuracy(eng, routing.Counts(), owners)
+    learned = accuracy(eng, learn(eng, HISTORY), owners)
+    print(f"\n[{'search module' if eng.real else 'fakes'}] demo entries: top-1 {alone[0]:.2f}, "
+          f"top-3 {alone[1]:.2f}; with history: top-1 {learned[0]:.2f}, "
+          f"top-3 {learned[1]:.2f}")
+    assert alone[0] >= 0.55 and alone[1] >= 0.70
+    assert learned[0] >= alone[0] and learned[1] >= alone[1]
 
 
 def test_history_alone_still_ranks_when_no_entry_matches(eng: Any) -> None:
