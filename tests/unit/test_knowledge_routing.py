@@ -184,3 +184,34 @@ class TestLearning:
         recalled = on_recalled(state, 2)
         assert recalled.uncount == "a" and not recalled.state.counted
         assert on_recalled(recalled.state, 2).uncount is None
+
+
+class TestExcludedAndDirectoryCache:
+    def test_a_department_known_wrong_is_left_out(self) -> None:
+        hits = [hit("chengguan", 6.0, "井盖"), hit("shuiwu", 5.0, "井盖")]
+        counts = counts_of(*[(["井盖"], "chengguan")] * 5)
+        ranking = rank_departments(["井盖"], "510502001", hits, counts, DIRECTORY,
+                                   exclude=("chengguan",))
+        assert [s.department_code for s in ranking.suggestions] == ["shuiwu"]
+
+    def test_departments_are_fetched_once_per_ttl_and_a_failed_refresh_keeps_the_copy(
+            self) -> None:
+        from services.knowledge.routing_index import DIRECTORY_TTL, RoutingKit
+
+        now = [0.0]
+        calls: list[int] = []
+
+        def fetch() -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+            calls.append(1)
+            if len(calls) > 1:
+                raise ConnectionError("dispatch is down")
+            return list(DEPARTMENTS), list(TERRITORIES)
+
+        kit = RoutingKit(RoutingSettings(), analyzer=None, responsibilities=None,
+                         clock=lambda: now[0])
+        first = kit.directory(fetch)
+        assert kit.directory(fetch) is first and len(calls) == 1
+        now[0] = DIRECTORY_TTL + 1
+        assert kit.directory(fetch) is first and len(calls) == 2  # refresh failed: the copy
+        with pytest.raises(ConnectionError):
+            RoutingKit(RoutingSettings(), None, None).directory(fetch)  # nothing to fall back on
