@@ -47,6 +47,7 @@ SHARED: dict[str, dict[str, Any]] = {
     "kb_search": {"q": "社保"},
     "kb_article": {},
     "kb_articles": {},  # its own entries only (checked below)
+    "kb_monitor": {},  # its own entries' figures only (checked below)
     "kpis": {"group_by": "department", "from": "today", "to": "today"},  # its own row only
     "list_instructions": {},  # its own instructions only (checked below)
 }
@@ -236,6 +237,10 @@ def shows_b(spec: RouteSpec, body: Any, world: dict[str, Any]) -> bool:
         return world["instruction"] in [i["id"] for i in body["items"]]
     if spec.name == "kb_articles":
         return any(a["department_code"] != A for a in body["items"])
+    if spec.name == "kb_monitor":
+        rows = [r for key in ("opened", "resolved", "never_used", "review_overdue")
+                for r in body[key]]
+        return body["department_code"] != A or any(r["department_code"] != A for r in rows)
     return False
 
 

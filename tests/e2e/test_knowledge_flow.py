@@ -42,7 +42,7 @@ class TestWorkflowWithRoles:
             "draft", "renshe", 1)
         no = draft["id"]
         assert agent.raw("GET", f"/api/v1/kb/articles/{no}").status_code == 404
-        assert agent.kb_search("灵活就业")["total"] == 0
+        assert no not in ids(agent.kb_search(GUIDE["title"], limit=50))
         assert dept.kb_act(no, "submit")["status"] == "in_review"
         r = dept.raw("POST", f"/api/v1/kb/articles/{no}/publish", json={})
         assert r.status_code == 403
@@ -52,14 +52,13 @@ class TestWorkflowWithRoles:
         dept.kb_act(no, "submit")
         published = sup.kb_act(no, "publish", "同意发布")
         assert (published["status"], published["published_version"]) == ("published", 2)
-        found = agent.kb_search("灵活就业 养老保险")
-        assert ids(found)[0] == no
-        hit = found["items"][0]
+        found = agent.kb_search(GUIDE["title"], limit=50)
+        [hit] = [i for i in found["items"] if i["id"] == no]
         assert "<mark>" in hit["title_html"] + hit["snippet_html"]
         read = agent.kb_article(no, via="search")
         assert (read["view"], read["version"]) == ("live", 2)
         public = HotlineClient(system.url)  # no login
-        assert no in ids(public.kb_public_search("灵活就业"))
+        assert no in ids(public.kb_public_search(GUIDE["title"], limit=50))
         article = public.kb_public_article(no)
         assert article["fields"]["materials"] == "居民身份证" and "created_by" not in article
         history = dept.kb_versions(no)
