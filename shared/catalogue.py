@@ -84,6 +84,9 @@ class TicketPendingDispatch(EventSchema):
     ticket_no = fields.String(required=True)
     at = _dt(required=True)
     reason = fields.String(required=True)
+    # unmatched (no rule: knowledge's routing help suggests departments) | review (预审 of the
+    # catalogue's suggestion); absent from producers before Step 4
+    waiting_reason = fields.String(allow_none=True)
 
 
 @register("assignment.signed", 1)
@@ -197,6 +200,10 @@ class DepartmentsSuggested(EventSchema):
     ticket_no = fields.String(required=True)
     at = _dt(required=True)
     suggestions = fields.List(fields.Nested(DepartmentSuggestion), required=True)
+    # the dispatch round the suggestion is for (the order's rounds so far + 1), and the margin
+    # of the top score over the second (services/knowledge/routing.py)
+    round = fields.Integer(allow_none=True)
+    confidence = fields.Float(allow_none=True)
 
 
 @register("ticket.urged", 1)

@@ -7,7 +7,7 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 
-from services.dispatch.domain import ReviewPolicy
+from services.dispatch.domain import KbAutoDispatch, ReviewPolicy
 
 DEFAULT_PROBLEM_THRESHOLD = 3  # DOMAIN.md §3: transferred or re-handled 3 times → 问题工单
 
@@ -16,6 +16,7 @@ DEFAULT_PROBLEM_THRESHOLD = 3  # DOMAIN.md §3: transferred or re-handled 3 time
 class DispatchSettings:
     review: ReviewPolicy = field(default_factory=ReviewPolicy)
     problem_threshold: int = DEFAULT_PROBLEM_THRESHOLD
+    kb_auto: KbAutoDispatch = field(default_factory=KbAutoDispatch)
 
     @classmethod
     def from_config(cls, config: Any) -> DispatchSettings:
@@ -23,7 +24,8 @@ class DispatchSettings:
         if threshold < 1:
             raise ValueError("PROBLEM_ORDER_THRESHOLD must be at least 1")
         return cls(review=ReviewPolicy.from_config(config.get("DISPATCH_REVIEW")),
-                   problem_threshold=threshold)
+                   problem_threshold=threshold,
+                   kb_auto=KbAutoDispatch.from_config(config.get("DISPATCH_KB_AUTO")))
 
 
 class Settings(DependencyProvider):

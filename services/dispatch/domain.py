@@ -314,6 +314,41 @@ class ReviewPolicy:
         return False
 
 
+@dataclass(frozen=True)
+class KbAutoDispatch:
+    """``DISPATCH_KB_AUTO``: whether an order no rule matched is dispatched at once to the
+    knowledge base's top suggestion (派单辅助) instead of waiting for a dispatcher.
+
+    Off by default: the suggestion is evidence for a dispatcher, not a rule the city approved.
+    A city that trusts it sets ``ENABLED`` and the thresholds: the top score (the share of the
+    evidence for that department) and the confidence (its margin over the second) must both
+    reach theirs — a strong but contested top still waits.
+    """
+
+    enabled: bool = False
+    min_confidence: float = 0.5
+    min_score: float = 0.6
+
+    @classmethod
+    def from_config(cls, value: Any) -> KbAutoDispatch:
+        value = value or {}
+        if not isinstance(value, Mapping):
+            raise ValueError(f"DISPATCH_KB_AUTO must be a mapping, not {value!r}")
+        enabled = value.get("ENABLED", False)
+        if isinstance(enabled, str):
+            enabled = enabled.strip().lower() in ("1", "true", "yes", "on")
+        made = cls(enabled=bool(enabled),
+                   min_confidence=float(value.get("MIN_CONFIDENCE", cls.min_confidence)),
+                   min_score=float(value.get("MIN_SCORE", cls.min_score)))
+        if not (0 <= made.min_confidence <= 1 and 0 <= made.min_score <= 1):
+            raise ValueError("DISPATCH_KB_AUTO thresholds must be within [0, 1]")
+        return made
+
+    def allows(self, score: float, confidence: float | None) -> bool:
+        return (self.enabled and confidence is not None and confidence >= self.min_confidence
+                and score >= self.min_score)
+
+
 # -- Step 2: the routing catalogue's revisions (派单目录版本) -------------------------------------
 
 RULE_FIELDS = ("category", "keywords", "territory_code", "lead", "assists", "priority", "active",

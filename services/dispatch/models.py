@@ -155,11 +155,13 @@ class ReferenceVersion(Base):
 
 
 class DispatchDecision(Base):
-    """One dispatch round of an order: what the catalogue suggested and what was decided.
+    """One dispatch round of an order: what the catalogue (or, for an order no rule matched,
+    the knowledge base's routing help) suggested and what was decided.
 
     ``decision``: ``pending`` (waits for a dispatcher, 预审), ``auto`` (dispatched by the
-    catalogue), ``accepted`` (a dispatcher accepted the suggestion), ``overridden`` (a dispatcher
-    chose other departments, with a reason), ``manual`` (nothing was suggested), ``reopened``
+    catalogue, or by the knowledge base's suggestion where a city enables
+    ``DISPATCH_KB_AUTO``), ``accepted`` (a dispatcher accepted the suggestion), ``overridden``
+    (a dispatcher chose other departments, with a reason), ``manual`` (nothing was suggested), ``reopened``
     (重办 to the last lead). The dispatch history of an order is its rows, round by round.
     """
 
@@ -175,6 +177,11 @@ class DispatchDecision(Base):
     rule_id: Mapped[int | None] = mapped_column(Integer)
     catalogue_version: Mapped[int | None] = mapped_column(Integer)
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # who suggested: catalogue (a rule, 派单目录) | knowledge (routing help, 派单辅助, for an
+    # order no rule matched); knowledge's detail: {score, confidence, alternatives: [{
+    # department_code, score, reasons}]}
+    suggestion_source: Mapped[str | None] = mapped_column(String(12))
+    suggestion_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     decision: Mapped[str] = mapped_column(String(12))
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(50))

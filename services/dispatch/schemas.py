@@ -164,6 +164,7 @@ class DecisionSchema(Schema):
     rule_id = fields.Integer(allow_none=True)
     catalogue_version = fields.Integer(allow_none=True)
     reasons = fields.List(fields.String())
+    suggestion_source = fields.String(allow_none=True)  # catalogue | knowledge
     decision = fields.String()
     decided_at = fields.AwareDateTime(allow_none=True)
     decided_by = fields.String(allow_none=True)

@@ -130,14 +130,53 @@ class DispatchService(Operations):
                       f"待派单员预审 waits for a dispatcher to review the suggestion "
                       f"({decision.lead})")
             self.db.emit("ticket.pending_dispatch",
-                         {"ticket_no": ticket.ticket_no, "at": utcnow(), "reason": reason},
-                         ticket_no=ticket.ticket_no)
+                         {"ticket_no": ticket.ticket_no, "at": utcnow(), "reason": reason,
+                          "waiting_reason": waiting}, ticket_no=ticket.ticket_no)
         else:
             assert decision is not None
             created = self._dispatch(ticket, decision.lead, decision.assists, "system",
                                      decision.rule_id, kind="auto",
                                      catalogue_version=ref.catalogue_version,
                                      suggestion=decision)
+            self._feed(ticket, self._dispatched_entries(ticket, created))
+        self._commit()
+
+    @event_handler("kb.departments_suggested")
+    def on_departments_suggested(self, event: Event) -> None:
+        """派单辅助: the knowledge base's ranking for an order waiting without a catalogue
+        suggestion (no rule matched; back after an approved return or a recall) becomes the
+        suggestion of its held round (lead only; the reasons and the alternatives kept) — one
+        that arrives after a dispatcher acted is moot. With ``DISPATCH_KB_AUTO`` enabled and a
+        top that is clear enough, the order is dispatched to it at once."""
+        if not self.db.claim(event):
+            return
+        d = event.data
+        session = self.db.session
+        ticket = session.get(TicketCopy, d["ticket_no"])
+        if (ticket is not None and ticket.state != "pending" and d.get("round") == ticket.round + 1
+                and session.scalar(select(Assignment.id).where(
+                    Assignment.ticket_no == ticket.ticket_no, Assignment.round == ticket.round,
+                    Assignment.state == "return_requested").limit(1)) is not None):
+            # knowledge learnt of the approved return before dispatch did: apply it first
+            raise OutOfOrder(f"suggestion for round {d['round']} of {ticket.ticket_no} before "
+                             f"its return was approved here")
+        held = self._pending_decision(ticket) if ticket and ticket.state == "pending" else None
+        usable = [s for s in d["suggestions"] if self._active_department(s["department_code"])]
+        if (held is None or held.suggested_lead or not usable
+                or d.get("round") not in (None, held.round)):
+            self.db.commit()
+            return
+        top = usable[0]
+        held.suggested_lead, held.suggested_assists = top["department_code"], []
+        held.rule_id = held.catalogue_version = None
+        held.reasons = list(top["reasons"])
+        held.suggestion_source = "knowledge"
+        held.suggestion_detail = {"score": top["score"], "confidence": d.get("confidence"),
+                                  "alternatives": usable[1:]}
+        if self.settings.kb_auto.allows(top["score"], d.get("confidence")):
+            assert ticket is not None
+            created = self._dispatch(ticket, top["department_code"], [], "knowledge", None,
+                                     kind="auto")
             self._feed(ticket, self._dispatched_entries(ticket, created))
         self._commit()
 
@@ -333,7 +372,10 @@ class DispatchService(Operations):
             assert pending is not None
             rule_id, version = pending.rule_id, pending.catalogue_version
         elif suggested is not None:
-            if not form["reason"]:
+            # the catalogue's suggestion is the city's rule: departing from it is explained; the
+            # knowledge base's is evidence offered to the dispatcher, who may simply choose
+            assert pending is not None
+            if not form["reason"] and pending.suggestion_source != "knowledge":
                 raise Invalid.fields({"reason": ["改派须说明理由 overriding the suggestion "
                                                  "needs the dispatcher's reason"]})
             kind = "overridden"
@@ -515,8 +557,10 @@ class DispatchService(Operations):
     @rpc
     @translate_db_errors
     def queue(self, query: dict[str, Any] | None = None) -> dict[str, Any]:
-        """待派单: orders waiting for a dispatcher, oldest first, with the catalogue's
-        suggestion (lead, assists, rule, catalogue version, reasons) where there is one."""
+        """待派单: orders waiting for a dispatcher, oldest first, with the suggestion where
+        there is one: the catalogue's (lead, assists, rule, catalogue version, reasons; source
+        ``catalogue``) or, for an order no rule matched, the knowledge base's (lead, reasons,
+        score, confidence, alternatives; source ``knowledge``)."""
         q = load_or_invalid(QueueQuerySchema(), query or {})
         session = self.db.session
         d = DispatchDecision
@@ -536,7 +580,9 @@ class DispatchService(Operations):
             if dec is not None and dec.suggested_lead:
                 suggestion = {"lead": dec.suggested_lead, "assists": dec.suggested_assists,
                               "rule_id": dec.rule_id, "catalogue_version": dec.catalogue_version,
-                              "reasons": dec.reasons}
+                              "reasons": dec.reasons,
+                              "source": dec.suggestion_source or "catalogue",
+                              **(dec.suggestion_detail or {})}
             items.append(_queue_item.dump({
                 **{c: getattr(t, c) for c in ("ticket_no", "registered_at", "category", "urgency",
                                               "title", "content", "address", "territory_code",
@@ -1026,6 +1072,8 @@ class DispatchService(Operations):
         row.rule_id = suggestion.rule_id if suggestion else None
         row.catalogue_version = catalogue_version if suggestion else None
         row.reasons = list(suggestion.reasons) if suggestion else []
+        row.suggestion_source = "catalogue" if suggestion else None
+        row.suggestion_detail = None
         row.assists = []
 
     def _flag_if_problem(self, ticket: TicketCopy) -> None:
@@ -1111,6 +1159,7 @@ class DispatchService(Operations):
                 decision.suggested_assists = list(suggestion.assists)
                 decision.rule_id, decision.reasons = suggestion.rule_id, list(suggestion.reasons)
                 decision.catalogue_version = catalogue_version
+                decision.suggestion_source = "catalogue"
         decision.decision, decision.decided_at, decision.decided_by = kind, now, actor
         decision.lead, decision.assists, decision.reason = lead, list(assists), reason
         ticket.round += 1

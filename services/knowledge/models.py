@@ -189,17 +189,25 @@ class ArticleResolution(Base):
 
 class OrderProfile(Base):
     """A past order as routing help needs it: category, territory, analysed terms (never the
-    text; 涉密 orders are not kept) and its lead department once dispatched (``confirmed`` when
-    it was not returned as 职能不符/属地不符)."""
+    text) and the lead department of its latest dispatch round; ``counted``: its terms are in
+    ``term_department`` for that lead now (an approved return or a recall takes them out, a
+    re-dispatch puts them in for the new lead).
+
+    ``excluded`` orders (``confidential``: 涉密; ``resolved``: 直接办结, never dispatched) keep
+    only their number, time and category — no terms, no territory — so a later fact about them
+    is recognised and ignored rather than retried as one that arrived too early."""
 
     __tablename__ = "order_profile"
+    __table_args__ = (Index("ix_order_profile_lead", "lead_department", "registered_at"),)
 
     ticket_no: Mapped[str] = mapped_column(String(20), primary_key=True)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     category: Mapped[str] = mapped_column(String(16))
     territory_code: Mapped[str | None] = mapped_column(String(32))
     terms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    excluded: Mapped[str | None] = mapped_column(String(16))  # confidential | resolved
     lead_department: Mapped[str | None] = mapped_column(String(32))
+    lead_assignment_id: Mapped[int | None] = mapped_column(Integer)
     round: Mapped[int] = mapped_column(Integer, default=0)
     counted: Mapped[bool] = mapped_column(Boolean, default=False)  # in term_department now
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, validate
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, validate, validates
 from marshmallow import fields as ma
 
 from services.knowledge.domain import ARTICLE_TYPES, STATUSES
@@ -181,3 +183,22 @@ class PublicArticleSchema(Schema):
     valid_from = ma.Date(allow_none=True)
     valid_until = ma.Date(allow_none=True)
     published_at = ma.AwareDateTime(allow_none=True)
+
+
+class RouteSuggestionQuerySchema(Schema):
+    """派单辅助 on demand (the dispatcher's console): an order's text and, where known, its
+    category and territory."""
+
+    text = ma.String(required=True, validate=validate.Length(max=4000))
+    category = ma.String(load_default=None, allow_none=True,
+                         validate=validate.OneOf(list(CATEGORIES),
+                                                 error="未知类别 unknown category"))
+    territory_code = ma.String(load_default=None, allow_none=True,
+                               validate=validate.Length(min=1, max=32))
+    limit = ma.Integer(load_default=None, allow_none=True,
+                       validate=validate.Range(min=1, max=20))
+
+    @validates("text")
+    def _not_blank(self, value: str, **_: Any) -> None:
+        if not value.strip():
+            raise ValidationError("工单内容不能为空 text must not be empty")

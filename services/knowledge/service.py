@@ -15,9 +15,11 @@ from services.knowledge.entrypoints.routing import RoutingEntrypoints
 from services.knowledge.entrypoints.search import SearchEntrypoints
 from services.knowledge.entrypoints.usage import UsageEntrypoints
 from services.knowledge.models import metadata
+from services.knowledge.routing_index import RoutingHelp
 from shared.database import Database
 from shared.logs import LogContext
 from shared.operations import Operations
+from shared.rpc import RpcClient
 
 
 class KnowledgeService(ArticleEntrypoints, SearchEntrypoints, ImportEntrypoints,
@@ -27,3 +29,5 @@ class KnowledgeService(ArticleEntrypoints, SearchEntrypoints, ImportEntrypoints,
     db = Database(metadata)
     search_index = SearchIndex()
     log_context = LogContext()
+    routing_help = RoutingHelp()  # routing help's analyser, 部门职能 index, departments
+    dispatch_rpc = RpcClient("dispatch")  # dispatch's departments (routing help's territory fit)

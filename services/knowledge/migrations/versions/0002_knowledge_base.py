@@ -58,12 +58,15 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=16), nullable=False),
     sa.Column('territory_code', sa.String(length=32), nullable=True),
     sa.Column('terms', sa.JSON(), nullable=False),
+    sa.Column('excluded', sa.String(length=16), nullable=True),
     sa.Column('lead_department', sa.String(length=32), nullable=True),
+    sa.Column('lead_assignment_id', sa.Integer(), nullable=True),
     sa.Column('round', sa.Integer(), nullable=False),
     sa.Column('counted', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('ticket_no')
     )
     with op.batch_alter_table('order_profile', schema=None) as batch_op:
+        batch_op.create_index('ix_order_profile_lead', ['lead_department', 'registered_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_order_profile_registered_at'), ['registered_at'], unique=False)
 
     op.create_table('search_log',
@@ -209,6 +212,7 @@ def downgrade() -> None:
     op.drop_table('search_log')
     with op.batch_alter_table('order_profile', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_order_profile_registered_at'))
+        batch_op.drop_index('ix_order_profile_lead')
 
     op.drop_table('order_profile')
     op.drop_table('index_counter')
