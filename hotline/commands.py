@@ -200,7 +200,42 @@ def walkthrough(url: str, own_system: bool = False) -> int:
         f"{r['on_time_completion']['numerator']}/{r['on_time_completion']['sample']}")
     if own_system:
         own_system_walkthrough(url, agent)
+    knowledge_walkthrough(url, agent)
     return 0
+
+
+KB_QUERY = "居住证怎么办理"
+KB_TRADITIONAL_QUERY = "窗口考核办法"  # seed 004 is written in traditional characters
+KB_CALL = {
+    "channel": "phone", "category": "consultation", "urgency": "normal",
+    "caller_name": "李女士", "phone": "137 0000 5678", "territory_code": "510502001",
+    "content": "外地来泸州工作半年了，想问居住证怎么办理，需要带什么材料。",
+}
+
+
+def knowledge_walkthrough(url: str, agent: Any) -> None:
+    """⑩: an agent answers a call from the knowledge base (资料库) and resolves it on the spot
+    (直接办结); the monitor (资料库运行监控) counts the entry that resolved it."""
+    from hotline import demo
+    from hotline.client import HotlineClient, wait_for
+
+    found = agent.kb_search(KB_QUERY)
+    best = found["items"][0]
+    say(f"⑩ 资料库检索 「{KB_QUERY}」: {found['total']} entries, best 「{best['title']}」 "
+        f"({best['article_type_name']})")
+    old = agent.kb_search(KB_TRADITIONAL_QUERY)
+    if old["items"]:
+        say(f"   繁简通查 simplified 「{KB_TRADITIONAL_QUERY}」 found 「{old['items'][0]['title']}」")
+    agent.kb_article(best["id"], via="search")
+    t = agent.register({**KB_CALL, "resolution": {
+        "answer": "已告知居住证申领条件、材料和办理地点。", "article_id": best["id"]}},
+        idempotency_key=f"walkthrough-kb-{time.time_ns()}")
+    say(f"   直接办结 {t['ticket_no']} resolved at intake citing 「{best['title']}」")
+    sup = HotlineClient.login(url, "supervisor1", demo.DEMO_PASSWORD)
+    entry = wait_for(lambda: next((r for r in sup.kb_monitor()["resolved"]
+                                   if r["article_id"] == best["id"]), None),
+                     what="the monitor's count of resolutions")
+    say(f"   运行监控 monitor: 「{entry['title']}」 resolved {entry['resolutions']} order(s) at intake")
 
 
 def own_system_walkthrough(url: str, agent: Any) -> None:

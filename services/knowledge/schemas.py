@@ -168,7 +168,7 @@ class ArticleSchema(Schema):
 
 
 class PublicArticleSchema(Schema):
-    """What the public reads of a live entry: its content, no workflow or internal ma."""
+    """What the public reads of a live entry: its content, no workflow or internal fields."""
 
     id = ma.Integer()
     article_type = ma.String()

@@ -35,7 +35,11 @@ def test_up_demo_walks_an_order_through_a_department_system(
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     for stage in ("① 坐席登记工单", "⑦ 办结 closed", "⑨ 推送部门自有系统",
-                  "部门系统签收并答复 signed and replied through its API key (apikey:"):
+                  "部门系统签收并答复 signed and replied through its API key (apikey:",
+                  "⑩ 资料库检索 「居住证怎么办理」", "best 「居住证申领」",
+                  "繁简通查 simplified 「窗口考核办法」 found 「瀘州市",
+                  "resolved at intake citing 「居住证申领」",
+                  "运行监控 monitor: 「居住证申领」 resolved 1 order(s) at intake"):
         assert stage in out, out
     log = (tmp_path / "logs" / "dept-sim.log").read_text()
     assert "shuiwu" in log

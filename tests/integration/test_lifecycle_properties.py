@@ -52,7 +52,7 @@ from tests import lifecycle_model as m
 from tests.integration.conftest import load_city
 from tests.lifecycle_machine import LifecycleMachine, QueueProbe, quiescent
 
-SERVICES = ("intake", "dispatch", "supervision", "reporting")
+SERVICES = ("intake", "dispatch", "supervision", "reporting", "knowledge")
 # A failure is reported as found, the whole sequence of steps printed: shrinking re-runs many
 # sequences against the real services (minutes, beyond the test's timeout). To get the
 # shortest failing sequence, run with HOTLINE_PROPS_SHRINK=1 and -p no:timeout.
