@@ -8,6 +8,8 @@
     hotline reconcile            check the services against each other
     hotline dlq list|replay      the dead-letter queue
     hotline bench [NAME]         benchmarks (bench/: flow, sweep, lifecycle, deliveries), results in bench/results/
+    hotline kb import FILE… [--publish] [--type T] [--department CODE] [--category C]
+                                 bulk import of .txt/.md/.docx into the knowledge base (资料库)
     hotline dept-sim --dept CODE:SECRET[:API_KEY] …
                                  a reference department system: receives webhooks, signs, replies
 """
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--output", default=None, help="results directory (default bench/results)")
 
     add_dept_sim_parser(sub)
+    add_kb_parser(sub)
 
     args = parser.parse_args(argv)
     if args.config:
@@ -87,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         "walkthrough": lambda: commands.walkthrough(args.url or commands.gateway_url(config)),
         "reconcile": lambda: commands.reconcile(config),
         "dlq": lambda: commands.dlq(config, args.action, args.limit),
+        "kb": lambda: commands.kb_import(config, args.files, publish=args.publish,
+                                         article_type=args.type, department_code=args.department,
+                                         categories=args.category),
         "bench": lambda: commands.bench(
             config, args.name, rate=args.rate, duration=args.duration, database=args.database,
             assignments=args.assignments, due_fraction=args.due_fraction, batch=args.batch,
@@ -125,6 +131,23 @@ def add_dept_sim_parser(sub: Any) -> None:
     sim.add_argument("--backoff-base", type=float, default=0.5, help="first retry after, s")
     sim.add_argument("--backoff-max", type=float, default=30.0, help="longest retry wait, s")
     sim.add_argument("--log-level", default="INFO")
+
+
+# -- Step 4 import: the knowledge base's bulk import -------------------------------------------
+def add_kb_parser(sub: Any) -> None:
+    kb = sub.add_parser("kb", help="knowledge base (资料库) operations")
+    kb_sub = kb.add_subparsers(dest="kb_command", required=True)
+    imp = kb_sub.add_parser("import", help="import .txt/.md/.docx documents, split by headings",
+                            description="Each file is imported whole or not at all; a file that "
+                            "cannot be read is reported and the others imported. Exit code 1 "
+                            "when a file failed.")
+    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.add_argument("--publish", action="store_true", help="publish the entries at once")
+    imp.add_argument("--type", default=None, choices=["policy", "guide", "responsibility", "faq"],
+                     help="type of entries whose title names no policy document")
+    imp.add_argument("--department", default=None, metavar="CODE", help="owner department")
+    imp.add_argument("--category", action="append", default=None, metavar="C",
+                     help="a category the entries apply to (repeatable)")
 
 
 if __name__ == "__main__":

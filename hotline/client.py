@@ -275,6 +275,23 @@ class HotlineClient:
         return self.request("POST", f"/api/v1/assignments/{assignment_id}/progress",
                             json={"note": note})
 
+    # -- Step 4 import: the knowledge base's bulk import and its monitoring --
+    def kb_import(self, files: list[tuple[str, bytes]], *, publish: bool = False,
+                  article_type: str | None = None, department_code: str | None = None,
+                  categories: list[str] | None = None) -> Any:
+        """``POST /api/v1/kb/import`` (multipart): ``files`` as (file name, content)."""
+        form = {k: v for k, v in (("publish", "true" if publish else "false"),
+                                  ("article_type", article_type),
+                                  ("department_code", department_code),
+                                  ("categories", ",".join(categories or []) or None))
+                if v is not None}
+        return self.request("POST", "/api/v1/kb/import", data=form,
+                            files=[("files", (name, data)) for name, data in files])
+
+    def kb_monitor(self, **query: Any) -> Any:
+        """``GET /api/v1/kb/monitor``: ``from``/``to`` are Python keywords — pass ``**{"from": …}``."""
+        return self.request("GET", "/api/v1/kb/monitor", params=query)
+
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
              what: str = "condition") -> Any:

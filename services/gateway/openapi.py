@@ -269,6 +269,31 @@ SCHEMAS["Open311Update"] = {
         "description": {"type": "string", "maxLength": 2000}}}
 
 
+# -- Step 4 import: the knowledge base's bulk import (multipart) and monitoring --
+MEDIA_TYPES: dict[str, str] = {"KbImport": "multipart/form-data"}  # body name → its media type
+SCHEMAS["KbImport"] = {
+    "type": "object", "required": ["files"],
+    "description": "批量导入: .txt/.md/.docx, split into entries by their headings; each file "
+                   "whole or not at all. 413: a file over 5 MB or a request over 12 MB; 422: no "
+                   "file or more than 20. Answer: {files: [{filename, status ok|error|skipped, "
+                   "articles: [{id, title, status}], error}], imported, failed}",
+    "properties": {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"},
+                  "maxItems": 20},
+        "publish": {"type": "boolean", "default": False},
+        "article_type": {"type": "string", "enum": ["policy", "guide", "responsibility", "faq"],
+                         "description": "entries whose title names no policy document"},
+        "department_code": {"type": "string", "description": "the entries' owner"},
+        "categories": {"type": "string", "description": "comma-separated categories"}}}
+SCHEMAS["KbMonitor"] = {
+    "type": "object", "description": "资料库运行监控 (GET /api/v1/kb/monitor?from=&to=&"
+    "department_code=&limit=; business dates, default the last 30 days)",
+    "properties": {name: {"type": "array", "items": {"type": "object"}} for name in (
+        "opened", "resolved", "searches_without_result", "never_used", "review_overdue",
+        "departments")} | {"period": {"type": "object"}, "totals": {"type": "object"},
+                           "department_code": {"type": ["string", "null"]}}}
+
+
 def openapi_path(rule: str) -> str:
     return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule)
 
@@ -298,8 +323,9 @@ def openapi_document() -> dict[str, Any]:
             if params:
                 op["parameters"] = params
             if spec.body:
-                op["requestBody"] = {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": f"#/components/schemas/{spec.body}"}}}}
+                op["requestBody"] = {"required": True, "content": {
+                    MEDIA_TYPES.get(spec.body, "application/json"): {
+                        "schema": {"$ref": f"#/components/schemas/{spec.body}"}}}}
             if spec.kind == "open311":  # -- Step 3 open311: GeoReport v2's wire format
                 _open311_operation(op, spec, method)
             if spec.action:
