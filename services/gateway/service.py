@@ -120,11 +120,11 @@ class GatewayService(EndpointRoutes, Open311Routes, KnowledgeArticleRoutes,
         article_id = (body.get("resolution") or {}).get("article_id") \
             if isinstance(body.get("resolution"), dict) else None
         if isinstance(article_id, int):
-            try:
-                article = self.knowledge.get_article(article_id)
+            try:  # published, not archived, valid today (knowledge.live_article)
+                article = self.knowledge.live_article(article_id)
             except NotFound:
                 article = None
-            if article is None or article["status"] != "published":
+            if article is None:
                 raise Invalid.fields({"resolution": {"article_id": [
                     f"引用的资料不存在或未发布 article {article_id} is not published"]}})
         # intake keeps this key itself (one order per key, replayed with 200): the same header

@@ -8,6 +8,7 @@ classes). The plain rules are in domain.py and the modules it names.
 
 from __future__ import annotations
 
+from services.knowledge.dependencies import SearchIndex
 from services.knowledge.entrypoints.articles import ArticleEntrypoints
 from services.knowledge.entrypoints.importing import ImportEntrypoints
 from services.knowledge.entrypoints.routing import RoutingEntrypoints
@@ -24,4 +25,5 @@ class KnowledgeService(ArticleEntrypoints, SearchEntrypoints, ImportEntrypoints,
     name = "knowledge"
 
     db = Database(metadata)
+    search_index = SearchIndex()
     log_context = LogContext()
