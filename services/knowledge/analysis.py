@@ -51,6 +51,11 @@ from shared.segmentation import DEFAULT_MIN_FREQ, shared_tokenizer
 # Raise whenever a change here changes what terms() returns for some text.
 ANALYZER_REVISION = 1
 
+# A longer token (a run of letters and digits jieba keeps whole: a URL, a serial number) is cut
+# to this length, in articles and queries alike: stored terms fit a bounded column
+# (knowledge's term_department.term is 64 characters).
+MAX_TERM = 32
+
 DEFAULT_SYNONYMS = os.path.join(os.path.dirname(__file__), "synonyms.txt")
 
 # Synonym words must each be one token even inside longer text (市综合行政执法局 → 综合行政执法,
@@ -70,6 +75,8 @@ STOP_WORDS: frozenset[str] = frozenset("""
 """.split())
 
 _PUNCT_OR_SPACE = re.compile(r"^[\W_]+$", re.UNICODE)
+# characters NFKC and lower() leave one character each: CJK unified ideographs, printable ASCII
+_ONE_TO_ONE = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\x20-\x7e]+)|.", re.DOTALL)
 
 _lock = threading.Lock()
 _analyzers: dict[tuple[Any, int], Analyzer] = {}
@@ -157,6 +164,7 @@ class Analyzer:
                 "word_freq": SYNONYM_WORD_FREQ,
                 "synonyms": self.synonyms,
                 "stop_words": sorted(STOP_WORDS),
+                "max_term": MAX_TERM,
             }, ensure_ascii=False, sort_keys=True)
             digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
             self._version = f"r{ANALYZER_REVISION}-min{self.dictionary_min_freq}-{digest}"
@@ -188,14 +196,20 @@ class Analyzer:
         folded = unicodedata.normalize("NFKC", text).lower()
         origin: list[int] | None = None
         if len(folded) != len(text):
-            # a character that NFKC expands or composes (㈱ → (株), ｶﾞ → ガ): normalise character
-            # by character to know where each output character came from
+            # a character that NFKC expands or composes (㈱ → (株), … → ..., ｶﾞ → ガ): normalise
+            # the other characters one by one to know where each output character came from;
+            # runs of Han characters and printable ASCII map one to one and are copied whole
             parts: list[str] = []
             origin = []
-            for i, ch in enumerate(text):
-                n = unicodedata.normalize("NFKC", ch).lower()
-                parts.append(n)
-                origin.extend([i] * len(n))
+            for m in _ONE_TO_ONE.finditer(text):
+                start, end = m.span()
+                if m.group(1) is not None:
+                    parts.append(m.group(1).lower())
+                    origin.extend(range(start, end))
+                else:
+                    n = unicodedata.normalize("NFKC", m.group(0)).lower()
+                    parts.append(n)
+                    origin.extend([start] * len(n))
             origin.append(len(text))
             folded = "".join(parts)
         simplified = self._converter.convert(folded)
@@ -261,7 +275,7 @@ class Analyzer:
                         if term not in found:
                             found.append(term)
             if keep(word):
-                term = fold.get(word, word)
+                term = fold.get(word, word)[:MAX_TERM]
                 if term not in found:
                     found.append(term)
             out.extend(found)

@@ -33,19 +33,22 @@ included); ``title_highlights`` index the title.
 
 Did you mean (:meth:`Index.suggest`): when a query finds fewer than ``suggest_below`` articles
 or has a term no article has, its words that are not index terms are compared with the index
-vocabulary: a homophone (same
-toneless pinyin, 社宝 → 社保, 公基金 → 公积金) or a word one character away (insert, delete,
-substitute: 养老保检 → 养老保险), the most frequent first, longer corrections first. The
-vocabulary is kept indexed by pinyin key and by one-character deletions as terms come and go,
-so a suggestion costs dictionary look-ups, never a scan of the vocabulary. A correction
-changes only characters outside the query's known words (a homophone may re-cut them: 公基金 is
-cut 公 / 基金), and is proposed only if the corrected query finds articles and either finds more
-of them or leaves fewer characters outside known words. Pinyin comes from pypinyin's
-character table, read as data: importing pypinyin itself loads its phrase dictionary (≈58 MB
-of memory), which a homophone key of single characters does not need.
+vocabulary: a homophone (same toneless pinyin: 社宝 → 社保, 公基金 → 公积金) or a word one
+character away (inserted, dropped or wrong: 养老保检 → 养老保险) that at least
+``suggest_min_df`` articles have (or a word of the synonym table); longer corrections first,
+then homophones, then the most frequent word. The vocabulary is kept indexed by pinyin key and
+by one-character deletions as terms come and go, so a suggestion costs dictionary look-ups,
+never a scan of the vocabulary. A correction changes only characters outside the query's known
+words (a homophone may re-cut them: 公基金 is cut 公 / 基金), and is proposed only if the
+corrected query finds articles and either finds more of them or leaves fewer characters outside
+known words. Pinyin comes from pypinyin's character table, read as data: importing pypinyin
+itself loads its phrase dictionary (≈58 MB of memory), which a key of single characters' first
+readings does not need.
 
-Memory: postings are typed arrays (``article_id``, packed title/text frequencies) per term, not
-dicts of tuples: ≈16 bytes a posting instead of ≈100. Concurrency: nameko's workers are
+Memory: postings are one typed array per term (``article_id`` and packed title/text frequencies,
+4 bytes each), not dicts of tuples: 8 bytes a posting instead of ≈100. So article ids must fit
+in 32 bits. Measured on 10,000 articles of ≈380 characters (1.1 M postings): ≈45 MB for the
+index, texts included, beside ≈41 MB for jieba and OpenCC. Concurrency: nameko's workers are
 greenlets of one process; ``put``/``remove``/``search`` do no I/O and never yield, so each runs
 to completion and the next sees consistent structures.
 """
@@ -76,6 +79,7 @@ _TF_MASK = (1 << _TF_BITS) - 1
 _HAN = re.compile(r"^[\u3400-\u9fff]+$")
 _SENTENCE_END = "。！？；!?;\n"
 _SUGGEST_MAX_SPAN = 6
+_MAX_OCCURRENCES = 500  # per word and text, for snippets: bounds the work on a long article
 _SUGGEST_MAX_TRIES = 4
 
 
@@ -89,7 +93,8 @@ class Document:
     version: int
     title: str
     text: str
-    article_type: str  # 政策法规 / 办事指南 / 部门职能 / 常见问答 (services/knowledge/domain.py)
+    article_type: str  # a code of ARTICLE_TYPES (services/knowledge/domain.py): policy 政策法规,
+    # guide 办事指南, responsibility 部门职能, faq 常见问答
     department_code: str | None  # the owner department (归属单位)
     categories: tuple[str, ...] = ()  # () = applies to every category
     territories: tuple[str, ...] = ()  # () = the whole city; else administrative code prefixes
@@ -217,6 +222,10 @@ class Tuning:
     coordination: float = 0.3
     snippet_chars: int = 100
     suggest_below: int = 3
+    # a word is proposed by "did you mean" once this many articles have it (synonym table
+    # words always are): rare words are rarely what was meant, and they are most of a large
+    # vocabulary's memory
+    suggest_min_df: int = 2
 
 
 # -- pinyin keys -----------------------------------------------------------------------------
@@ -290,14 +299,18 @@ class Index:
     def __init__(self, analyzer: Analyzer, **tuning: Any):
         self.analyzer = analyzer
         self.tuning = Tuning(**tuning)
+        self._min_df = max(1, self.tuning.suggest_min_df)
         self._entries: dict[int, _Entry] = {}
-        # term → array('q') of article_id, packed frequencies, article_id, packed, …
+        # term → array('I') of article_id, packed frequencies, article_id, packed, …
         self._postings: dict[str, array] = {}
         self._title_total = 0
         self._text_total = 0
         self._norms: dict[int, tuple[float, float]] | None = None  # per article, lazily
-        self._by_pinyin: dict[str, set[str]] = {}
-        self._by_deletion: dict[str, set[str]] = {}
+        # did-you-mean's vocabulary: pinyin key / one-character deletion → the word, or a tuple
+        # of words when several share the key (most keys have one: a set each would cost
+        # ≈200 bytes, the bulk of the index's memory on a large vocabulary)
+        self._by_pinyin: dict[str, str | tuple[str, ...]] = {}
+        self._by_deletion: dict[str, str | tuple[str, ...]] = {}
         self._synonym_words = analyzer.synonym_words
         for word in self._synonym_words:
             self._add_to_vocabulary(word)
@@ -320,6 +333,8 @@ class Index:
             raise ValueError(f"article {doc.document.article_id} was analysed with "
                              f"{doc.analyzer_version}, the index uses {self.analyzer.version}")
         article_id = doc.document.article_id
+        if not 0 <= article_id < 1 << 32:
+            raise ValueError(f"article_id {article_id} is outside 0 … 2**32 - 1")
         self.remove(article_id)
         terms = set(doc.title_terms) | set(doc.text_terms)
         postings = self._postings
@@ -333,10 +348,11 @@ class Index:
             term = sys.intern(term)
             plist = postings.get(term)
             if plist is None:
-                plist = postings[term] = array("q")
-                self._add_to_vocabulary(term)
+                plist = postings[term] = array("I")
             plist.append(article_id)
             plist.append(tf_title << _TF_BITS | tf_text)
+            if len(plist) == 2 * self._min_df:
+                self._add_to_vocabulary(term)  # now frequent enough to be suggested
             stored.append(term)
         title_len = sum(v for v in doc.title_terms.values() if v > 0)
         text_len = sum(v for v in doc.text_terms.values() if v > 0)
@@ -354,10 +370,11 @@ class Index:
             plist = self._postings[term]
             i = plist[0::2].index(article_id)
             del plist[2 * i:2 * i + 2]
+            if (len(plist) == 2 * self._min_df - 2
+                    and term not in self._synonym_words):
+                self._drop_from_vocabulary(term)
             if not plist:
                 del self._postings[term]
-                if term not in self._synonym_words:
-                    self._drop_from_vocabulary(term)
         self._title_total -= entry.title_len
         self._text_total -= entry.text_len
         self._norms = None
@@ -367,28 +384,47 @@ class Index:
             return
         key = pinyin_key(term)
         if key is not None:
-            self._by_pinyin.setdefault(key, set()).add(term)
-        if len(term) >= 3:
+            self._file(self._by_pinyin, key, term)
+        if len(term) >= 3:  # a 2-character word's deletions are single characters: too broad
             for d in _deletions(term):
-                self._by_deletion.setdefault(d, set()).add(term)
+                self._file(self._by_deletion, d, term)
 
     def _drop_from_vocabulary(self, term: str) -> None:
         if not (2 <= len(term) <= 8 and _HAN.match(term)):
             return
         key = pinyin_key(term)
         if key is not None:
-            self._discard(self._by_pinyin, key, term)
+            self._unfile(self._by_pinyin, key, term)
         if len(term) >= 3:
             for d in _deletions(term):
-                self._discard(self._by_deletion, d, term)
+                self._unfile(self._by_deletion, d, term)
 
     @staticmethod
-    def _discard(table: dict[str, set[str]], key: str, term: str) -> None:
+    def _file(table: dict[str, str | tuple[str, ...]], key: str, term: str) -> None:
         words = table.get(key)
-        if words is not None:
-            words.discard(term)
-            if not words:
-                del table[key]
+        if words is None:
+            table[key] = term
+        elif isinstance(words, str):
+            if words != term:
+                table[key] = (words, term)
+        elif term not in words:
+            table[key] = (*words, term)
+
+    @staticmethod
+    def _unfile(table: dict[str, str | tuple[str, ...]], key: str, term: str) -> None:
+        words = table.get(key)
+        if words == term:
+            del table[key]
+        elif isinstance(words, tuple) and term in words:
+            rest = tuple(w for w in words if w != term)
+            table[key] = rest[0] if len(rest) == 1 else rest
+
+    @staticmethod
+    def _filed(table: dict[str, str | tuple[str, ...]], key: str) -> tuple[str, ...]:
+        words = table.get(key)
+        if words is None:
+            return ()
+        return (words,) if isinstance(words, str) else words
 
     # -- ranking ---------------------------------------------------------------------------
 
@@ -411,28 +447,37 @@ class Index:
         """Every matching, admitted article with its score (unordered)."""
         t = self.tuning
         k1, k3 = t.k1, t.k3
-        n = len(self._entries)
+        entries = self._entries
+        n = len(entries)
         norms = self._field_norms()
+        plists = [(self._postings[term], qtf) for term, qtf in query_tf.items()
+                  if term in self._postings]
+        admitted: set[int] | None = None
+        if admits is not None and sum(len(p) for p, _ in plists) // 2 > n:
+            # a long text (routing help) over a filter: deciding each article once up front is
+            # cheaper than scoring postings that the filter would throw away
+            admitted = {aid for aid, e in entries.items() if admits(e.document)}
+        # two dicts of floats and ints, not one of [score, count] lists: a list per article
+        # is a GC-tracked object, and thousands of them per query set off the collector
         scores: dict[int, float] = {}
         matched: dict[int, int] = {}
-        for term, qtf in query_tf.items():
-            plist = self._postings.get(term)
-            if not plist:
-                continue
+        for plist, qtf in plists:
             df = len(plist) // 2
             weight = (math.log(1 + (n - df + 0.5) / (df + 0.5)) * (k1 + 1)
                       * qtf * (k3 + 1) / (k3 + qtf))
             it = iter(plist)
             for aid, packed in zip(it, it, strict=True):
+                if admitted is not None and aid not in admitted:
+                    continue
                 nt, nb = norms[aid]
                 tf = (packed >> _TF_BITS) * nt + (packed & _TF_MASK) * nb
                 scores[aid] = scores.get(aid, 0.0) + weight * tf / (k1 + tf)
                 matched[aid] = matched.get(aid, 0) + 1
-        distinct = len(query_tf) or 1
-        coordination = t.coordination / distinct
-        entries = self._entries
+        coordination = t.coordination / (len(query_tf) or 1)
+        if admitted is not None or admits is None:
+            return [(aid, s * (1 + coordination * matched[aid])) for aid, s in scores.items()]
         return [(aid, s * (1 + coordination * matched[aid])) for aid, s in scores.items()
-                if admits is None or admits(entries[aid].document)]
+                if admits(entries[aid].document)]
 
     def _top(self, query_tf: dict[str, int], filters: Filters,
              count: int) -> tuple[int, list[tuple[int, float]]]:
@@ -483,7 +528,9 @@ class Index:
         for term in terms:
             for word in self.analyzer.variants(term):
                 start = normalised.find(word)
-                while start != -1 and len(found) < 2000:
+                seen = 0
+                while start != -1 and seen < _MAX_OCCURRENCES:
+                    seen += 1
                     end = start + len(word)
                     if origin is None:
                         found.append((start, end, term))
@@ -521,19 +568,24 @@ class Index:
         elif not occurrences:
             start, end = 0, width
         else:
+            # sliding window over the occurrences (sorted by start): the one whose window of
+            # `width` characters holds the most distinct terms, then the most occurrences
             best: tuple[int, int, int] | None = None
             best_start = 0
-            for i, (s, _, _) in enumerate(occurrences[:300]):
-                seen: set[str] = set()
-                count = 0
-                for _, e2, term in occurrences[i:i + 300]:
-                    if e2 > s + width:
-                        break
-                    seen.add(term)
-                    count += 1
-                key = (len(seen), count, -s)
+            inside: dict[str, int] = {}
+            j = 0
+            for i, (s, _, term) in enumerate(occurrences):
+                j = max(j, i)
+                while j < len(occurrences) and occurrences[j][1] <= s + width:
+                    inside[occurrences[j][2]] = inside.get(occurrences[j][2], 0) + 1
+                    j += 1
+                key = (len(inside), j - i, -s)
                 if best is None or key > best:
                     best, best_start = key, s
+                if j > i:  # occurrence i leaves the window
+                    inside[term] -= 1
+                    if not inside[term]:
+                        del inside[term]
             # a little context before the first hit, from a sentence's start when one is near
             lead = min(width // 5, best_start)
             start = best_start - lead
@@ -563,23 +615,23 @@ class Index:
         found: dict[str, bool] = {}
         key = pinyin_key(word)
         if key is not None:
-            for w in self._by_pinyin.get(key, ()):
+            for w in self._filed(self._by_pinyin, key):
                 if w != word:
                     found[w] = True
-        for w in self._by_deletion.get(word, ()):  # one character missing from the query
+        for w in self._filed(self._by_deletion, word):  # one character missing from the query
             found.setdefault(w, False)
         if len(word) >= 3:
             for d in _deletions(word):
                 if len(d) >= 2 and _HAN.match(d) and (d in self._postings
                                                       or d in self._synonym_words):
                     found.setdefault(d, False)  # one character too many in the query
-                for w in self._by_deletion.get(d, ()):
+                for w in self._filed(self._by_deletion, d):
                     if _one_edit(word, w):
                         found.setdefault(w, False)  # one character wrong
         out = []
         for w, homophone in found.items():
             df = self._df(w)
-            if df > 0:
+            if df >= self._min_df or (df > 0 and w in self._synonym_words):
                 out.append((homophone, df, w))
         return out
 
