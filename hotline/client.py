@@ -292,6 +292,39 @@ class HotlineClient:
         """``GET /api/v1/kb/monitor``: ``from``/``to`` are Python keywords — pass ``**{"from": …}``."""
         return self.request("GET", "/api/v1/kb/monitor", params=query)
 
+    # -- Step 4 knowledge base: entries, versions, the review workflow, search ----------------
+    def kb_search(self, q: str, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/kb/search", params={"q": q, **query})
+
+    def kb_articles(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/kb/articles", params=query)
+
+    def kb_article(self, article_id: int, **query: Any) -> Any:
+        return self.request("GET", f"/api/v1/kb/articles/{article_id}", params=query)
+
+    def kb_create(self, **form: Any) -> Any:
+        return self.request("POST", "/api/v1/kb/articles", json=form)
+
+    def kb_edit(self, article_id: int, **changes: Any) -> Any:
+        return self.request("PATCH", f"/api/v1/kb/articles/{article_id}", json=changes)
+
+    def kb_act(self, article_id: int, action: str, comment: str | None = None) -> Any:
+        """submit | reject | publish | archive (``comment``: a rejection's, an archive's reason)."""
+        body = {"comment": comment} if comment is not None else {}
+        return self.request("POST", f"/api/v1/kb/articles/{article_id}/{action}", json=body)
+
+    def kb_versions(self, article_id: int) -> Any:
+        return self.request("GET", f"/api/v1/kb/articles/{article_id}/versions")
+
+    def kb_diff(self, article_id: int, start: int, end: int) -> Any:
+        return self.request("GET", f"/api/v1/kb/articles/{article_id}/diff",
+                            params={"from": start, "to": end})
+
+    def kb_public_search(self, q: str, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/kb/public/search", params={"q": q, **query})
+
+    def kb_public_article(self, article_id: int) -> Any:
+        return self.request("GET", f"/api/v1/kb/public/articles/{article_id}")
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.05,
              what: str = "condition") -> Any:

@@ -16,6 +16,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo12345"
+# knowledge's actor for the demo's entries: the center (an administrator), which publishes
+DEMO_ACTOR = {"name": "demo", "role": "admin", "department_code": None}
 
 TERRITORIES: list[dict[str, Any]] = [
     {"code": "510500", "name": "泸州市", "level": "city"},
@@ -378,7 +380,7 @@ def load_knowledge(rpc: Any, seeds: Path | None = None) -> dict[str, int]:
     """The knowledge base: the hand-written entries, then the seed documents imported and
     published. Idempotent: an entry already there (its ``demo:<key>`` source, or a Step-1 entry
     of the same type and title) and a seed file imported before are skipped."""
-    loaded = rpc.knowledge.load_entries(knowledge_entries(), "demo")
+    loaded = rpc.knowledge.load_entries(knowledge_entries(), DEMO_ACTOR)
     counts = {"articles": loaded["created"]}
     seeds = seeds or seed_dir()
     if seeds is None:
@@ -388,7 +390,7 @@ def load_knowledge(rpc: Any, seeds: Path | None = None) -> dict[str, int]:
     files = [{"filename": p.name, "content_base64": base64.b64encode(p.read_bytes()).decode()}
              for p in sorted(seeds.glob("*.txt"))]
     report = rpc.knowledge.import_documents(
-        files, {"publish": True, "skip_existing": True}, "demo")
+        files, {"publish": True, "skip_existing": True}, DEMO_ACTOR)
     for f in report["files"]:
         if f["status"] == "error":
             log.warning("seed document not imported", extra={"file": f["filename"],

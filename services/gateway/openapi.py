@@ -293,6 +293,53 @@ SCHEMAS["KbMonitor"] = {
         "departments")} | {"period": {"type": "object"}, "totals": {"type": "object"},
                            "department_code": {"type": ["string", "null"]}}}
 
+# -- Step 4 knowledge base: entries, versions, the review workflow (services/knowledge) --------
+_GUIDE_FIELDS = {name: {"type": "string", "maxLength": 4000, "description": label}
+                 for name, label in (("project_name", "项目名称"), ("basis", "设立依据"),
+                                     ("materials", "申报材料"), ("procedure", "办事程序"),
+                                     ("time_limit", "承诺期限"), ("fee_basis", "收费依据"),
+                                     ("fee_standard", "收费标准"), ("window_authority", "窗口权限"))}
+_ARTICLE_CONTENT = {
+    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+    "body": {"type": "string", "minLength": 1, "maxLength": 100000},
+    "fields": {"type": "object", "properties": _GUIDE_FIELDS, "additionalProperties": False,
+               "description": "办事指南 only; labelled parts of the body (申报材料：…) fill those "
+               "not given. To publish: project_name, materials, procedure, time_limit, "
+               "fee_standard"},
+    "categories": {"type": "array", "items": {"type": "string", "enum": [
+        "consultation", "help", "complaint", "report", "suggestion", "praise", "other"]},
+        "description": "the categories it applies to; [] = all"},
+    "territories": {"type": "array", "items": {"type": "string"},
+                    "description": "territory codes it applies to; [] = the whole city"},
+    "valid_from": {"type": ["string", "null"], "format": "date"},
+    "valid_until": {"type": ["string", "null"], "format": "date",
+                    "description": "last valid day; archived automatically after it"},
+    "review_due": {"type": ["string", "null"], "format": "date"},
+    "note": {"type": ["string", "null"], "maxLength": 500, "description": "the change note"},
+}
+SCHEMAS.update({
+    "Article": {"type": "object", "required": ["article_type", "title", "body"], "properties": {
+        "article_type": {"type": "string", "enum": ["policy", "guide", "responsibility", "faq"],
+                         "description": "政策法规 / 办事指南 / 部门职能 / 常见问答"},
+        "department_code": {"type": ["string", "null"],
+                            "description": "the owner; a department's own when omitted"},
+        **_ARTICLE_CONTENT,
+        "publish": {"type": "boolean", "description": "the center only: publish at once"}}},
+    "ArticleEdit": {"type": "object", "description": "a new version: only the fields given "
+                    "change", "properties": {
+                        **_ARTICLE_CONTENT,
+                        "department_code": {"type": ["string", "null"],
+                                            "description": "the center only: a new owner"},
+                        "base_version": {"type": "integer", "minimum": 1, "description":
+                                         "the version edited; 409 if there is a newer one"}}},
+    "ArticleAction": {"type": "object", "description": "送审 / 发布 / 归档 (the comment of an "
+                      "archive is its reason); the body may be empty", "properties": {
+                          "comment": {"type": ["string", "null"], "maxLength": 500}}},
+    "ArticleRejection": {"type": "object", "required": ["comment"], "properties": {
+        "comment": {"type": "string", "minLength": 2, "maxLength": 500,
+                    "description": "what to change (退回意见)"}}},
+})
+
 
 def openapi_path(rule: str) -> str:
     return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule)

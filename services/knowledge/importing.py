@@ -84,7 +84,8 @@ DIVIDING = {k for k, r in RANKS.items() if r < 20}
 _COLON = "[:：]"
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("part", re.compile(rf"^(?P<label>第[{_ANY_NUM}]+篇)\s*(?:{_COLON}\s*)?(?P<rest>.*)$")),
-    ("part", re.compile(rf"^(?P<prefix>\S.{{0,40}}?)\s*(?P<label>第[{_ANY_NUM}]+篇)$")),
+    # ``政府采购服务实施方案 第1篇`` (a compilation's piece; ``详见第3篇`` is a sentence)
+    ("part", re.compile(rf"^(?P<prefix>\S.{{0,40}}?)\s+(?P<label>第[{_ANY_NUM}]+篇)$")),
     ("part_alt", re.compile(rf"^(?P<label>篇[{_NUM}]+)\s*{_COLON}\s*(?P<rest>.*)$")),
     ("attachment", re.compile(rf"^(?P<label>附件\s*[{_ANY_NUM}]+)\s*(?:{_COLON}\s*)?(?P<rest>.{{0,60}})$")),
     ("chapter", re.compile(rf"^(?P<label>第[{_ANY_NUM}]+章)\s*(?P<rest>.{{0,60}})$")),
@@ -104,12 +105,15 @@ _INLINE_BREAK = re.compile(
     r"|\d{1,2}[.．、]\s*\S))")
 LONG_LINE = 400
 
+# lines a web page wraps a document in; a real sentence (相关部门要…, 投诉电话：12345) is not one
+_NAV = r"(?:收藏|分销(?:\(赏\)|（赏）)?|下载|相关|举报|客服|资源描述|展开阅读全文|点击查看更多>*)"
 _DEBRIS = re.compile(
-    r"^(?:收藏|分销|下载|相关|举报|资源描述|展开阅读全文|点击查看更多|客服|当前位置|关注我们)"
+    rf"^{_NAV}(?:\s+{_NAV})*$"
     r"|^第\s*\d+\s*页\s*/\s*共\s*\d+\s*页$"
-    r"|\.docx?(?:_第\d+页)?$"
-    r"|^上传人[:：]|文档编号[:：]|下载积分|VIP|页脚广告|版权所有|ICP备|公网安备|客服电话|投诉电话"
-    r"|^上一篇[:：]|下一篇[:：]|^(?:关于我们|移动网页)"
+    r"|^[^。，,]{1,60}\.docx?(?:_第\d+页)?$"
+    r"|^上传人[:：]|文档编号[:：]|下载积分|开通\s*S?VIP|VIP会员|页脚广告|^©|ICP备|公网安备"
+    r"|客服电话[:：].*投诉电话|^上一篇[:：]|下一篇[:：]|^当前位置[:：]|^关注我们"
+    r"|^关于我们\s{2,}|^移动网页_"
     r"|^(?:访问次数|信息来源|发布时间|浏览次数|来源)[:：]?\s*$")
 
 

@@ -46,6 +46,7 @@ SHARED: dict[str, dict[str, Any]] = {
     "departments": {},
     "kb_search": {"q": "社保"},
     "kb_article": {},
+    "kb_articles": {},  # its own entries only (checked below)
     "kpis": {"group_by": "department", "from": "today", "to": "today"},  # its own row only
     "list_instructions": {},  # its own instructions only (checked below)
 }
@@ -156,6 +157,8 @@ def body_for(spec: RouteSpec) -> dict[str, Any] | None:
                           "object": {}}.get(prop.get("type", "string"), TEXT)
     if spec.body == "Return":
         body["reason_code"] = "territory"
+    if spec.body == "Article":  # an entry of B's: a department writes for itself only
+        body["department_code"] = B
     return body
 
 
@@ -231,6 +234,8 @@ def shows_b(spec: RouteSpec, body: Any, world: dict[str, Any]) -> bool:
         return any(row["group"] != A for row in body["rows"])
     if spec.name == "list_instructions":
         return world["instruction"] in [i["id"] for i in body["items"]]
+    if spec.name == "kb_articles":
+        return any(a["department_code"] != A for a in body["items"])
     return False
 
 

@@ -109,3 +109,30 @@ class TestMonitor:
 
         row = wait_for(counted, what="resolution recorded")
         assert row["resolutions"] == 1 and row["ticket_nos"] == [ticket["ticket_no"]]
+
+
+class TestDemoKnowledge:
+    def test_the_seeds_and_responsibilities_are_published_and_found(self, system: System) -> None:
+        agent = system.login("agent1")
+
+        def titles(q: str) -> list[str]:
+            return [i["title"] for i in agent.request("GET", "/api/v1/kb/search",
+                                                      params={"q": q, "limit": 10})["items"]]
+
+        # seed 004, in traditional characters, found by a simplified query
+        assert "瀘州市人民政府政務服務中心部門窗口考核辦法" in titles("部门窗口考核办法")
+        assert "市政府办公厅领导批示件办理工作规程" in titles("领导批示件办理工作规程")
+        assert "市综合行政执法局（城管）主要职责" in titles("占道经营")
+        assert "市水务局主要职责" in titles("停水 排水")
+        assert "居住证申领" in titles("居住证")
+
+    def test_loading_the_demo_again_adds_nothing(self, system: System) -> None:
+        from hotline import commands
+        from shared.config import load_config
+
+        def monitor_total() -> int:
+            return system.login("supervisor1").kb_monitor()["totals"]["published"]
+
+        before = monitor_total()
+        commands.load_demo(load_config(env=system.env))
+        assert monitor_total() == before

@@ -17,6 +17,8 @@ from services.knowledge.service import KnowledgeService
 from shared.errors import Forbidden, Invalid
 from tests.service.conftest import Worker, outbox
 
+SUP = {"name": "supervisor1", "role": "supervisor", "department_code": None}
+ADMIN = {"name": "admin", "role": "admin", "department_code": None}
 WATER = ("第一篇:泸州市江阳区计划停水通知\n因滨江路供水管网改造，12月5日停水。\n"
          "第二篇:供水管网抢修服务承诺\n接到爆管报修后城区2小时内到达现场。\n")
 FAQ_MD = "# 停水期间可以申请送水吗\n\n连续停水超过12小时的片区，可申请送水车。\n"
@@ -60,7 +62,7 @@ class TestImportDocuments:
         report = worker.import_documents(
             [_file("water.txt", WATER), _file("broken.docx", b"PK\x03\x04 not a zip"),
              _file("guide.docx", _docx(("供水抢修", 1), ("拨打供水热线或12345。", None)))],
-            {"article_type": "faq", "department_code": "shuiwu", "publish": True}, "supervisor1")
+            {"article_type": "faq", "department_code": "shuiwu", "publish": True}, SUP)
         assert [(f["filename"], f["status"]) for f in report["files"]] == [
             ("water.txt", "ok"), ("broken.docx", "error"), ("guide.docx", "ok")]
         assert "无法读取 .docx" in report["files"][1]["error"]
@@ -82,7 +84,7 @@ class TestImportDocuments:
         report = worker.import_documents(
             [_file("guides.md", "# 居住证申领\n\n到派出所办理。\n\n# 低保申请\n\n到街道申请。\n"),
              _file("rules.md", "# 泸州市城市供水管理办法\n\n第一条 为加强城市供水管理，制定本办法。\n")],
-            {"article_type": "guide", "publish": True}, "supervisor1")
+            {"article_type": "guide", "publish": True}, SUP)
         assert [f["status"] for f in report["files"]] == ["error", "ok"]
         assert report["files"][0]["articles"] == []
         assert [(r.title, r.article_type) for r in _articles(db)] == [
@@ -95,7 +97,7 @@ class TestImportDocuments:
                                            words: str) -> None:
         worker, db = kb
         report = worker.import_documents([_file(name, data), _file("faq.md", FAQ_MD)], {},
-                                         "supervisor1")
+                                         SUP)
         assert report["files"][0]["status"] == "error" and words in report["files"][0]["error"]
         assert report["files"][1]["status"] == "ok" and len(_articles(db)) == 1
         assert _articles(db)[0].status == "draft"  # publish defaults to false
@@ -103,7 +105,7 @@ class TestImportDocuments:
     def test_bad_base64_is_reported(self, kb: Any) -> None:
         worker, _ = kb
         report = worker.import_documents([{"filename": "a.txt", "content_base64": "@@@"}], {},
-                                         "admin")
+                                         ADMIN)
         assert "base64" in report["files"][0]["error"]
 
     @pytest.mark.parametrize("files, options, field", [
@@ -115,7 +117,7 @@ class TestImportDocuments:
                                                            options: Any, field: str) -> None:
         worker, db = kb
         with pytest.raises(Invalid) as err:
-            worker.import_documents(files, options, "admin")
+            worker.import_documents(files, options, ADMIN)
         assert field in err.value.details["fields"]
         assert _articles(db) == []
 
@@ -134,9 +136,9 @@ class TestImportDocuments:
     def test_skip_existing_imports_a_file_once(self, kb: Any) -> None:
         worker, db = kb
         first = worker.import_documents([_file("water.txt", WATER)], {"skip_existing": True},
-                                        "demo")
+                                        ADMIN)
         again = worker.import_documents([_file("water.txt", WATER)], {"skip_existing": True},
-                                        "demo")
+                                        ADMIN)
         assert again["files"][0]["status"] == "skipped"
         assert [a["id"] for a in again["files"][0]["articles"]] == [
             a["id"] for a in first["files"][0]["articles"]]
@@ -150,7 +152,7 @@ def test_the_five_seeds_import_and_publish(kb: Any) -> None:
     assert seeds is not None
     report = worker.import_documents(
         [_file(p.name, p.read_bytes()) for p in sorted(seeds.glob("*.txt"))],
-        {"publish": True}, "demo")
+        {"publish": True}, ADMIN)
     assert [len(f["articles"]) for f in report["files"]] == [4, 2, 4, 6, 5]
     assert all(r.status == "published" for r in _articles(db))
 
@@ -158,9 +160,9 @@ def test_the_five_seeds_import_and_publish(kb: Any) -> None:
 def test_demo_entries_load_once(kb: Any) -> None:
     worker, db = kb
     entries = knowledge_entries()
-    first = worker.load_entries(entries, "demo")
+    first = worker.load_entries(entries, ADMIN)
     assert first["errors"] == [] and first["created"] == len(entries)
-    again = worker.load_entries(entries, "demo")
+    again = worker.load_entries(entries, ADMIN)
     assert (again["created"], again["skipped"]) == (0, len(entries))
     with db.engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Article)) == len(entries)

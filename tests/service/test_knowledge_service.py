@@ -135,6 +135,19 @@ class TestWorkflow:
                 call(article["id"], {}, CENTER)
             assert err.value.details["state"] == "archived"
 
+    def test_an_archived_entry_edited_is_a_draft_until_published_again(self, kb: Any) -> None:
+        worker, _ = kb
+        article = worker.create_article(faq(publish=True), CENTER)
+        worker.archive_article(article["id"], {}, CENTER)
+        renewed = worker.edit_article(article["id"], {"body": "计划停水信息提前五天发布。"}, CENTER)
+        assert (renewed["status"], renewed["published_version"], renewed["live"]) == (
+            "draft", None, False)
+        with pytest.raises(NotFound):
+            worker.get_article(article["id"], AGENT)
+        assert worker.search({"q": "停水"})["total"] == 0
+        worker.publish_article(article["id"], {}, CENTER)
+        assert worker.get_article(article["id"], AGENT)["version"] == 2
+
     def test_center_publishes_its_own_draft_directly(self, kb: Any) -> None:
         worker, _ = kb
         article = worker.create_article(faq(), CENTER)

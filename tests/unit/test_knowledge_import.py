@@ -54,7 +54,8 @@ class TestHeadings:
 
     @pytest.mark.parametrize("line", [
         "一是机关作风明显改进。", "上一篇:第七章改革开放下一篇:浅谈小学美术教学",
-        "附件:1.柯桥区政府购买服务工作联席会议制度", "根据第一条的规定办理", "#hashtag", ""])
+        "附件:1.柯桥区政府购买服务工作联席会议制度", "根据第一条的规定办理", "#hashtag", "",
+        "具体要求详见第3篇"])
     def test_not_headings(self, line: str) -> None:
         assert classify(line) is None
 
@@ -100,6 +101,12 @@ class TestPlainText:
         [draft] = parse_document("d.txt", text.encode())
         assert (draft.title, draft.body) == ("停水通知", "明日停水。")
 
+    def test_sentences_like_debris_are_kept(self) -> None:
+        text = ("第一篇:窗口服务规范\n相关部门要加强监管。\n下载申请表后填写。\n投诉电话：0830-12345\n"
+                "客服人员应当文明用语。\n")
+        [draft] = parse_document("k.txt", text.encode())
+        assert draft.body.count("\n") == 3
+
     def test_a_flattened_web_page_line_is_broken_at_its_headings(self) -> None:
         part = "为全面理解全市政务服务工作，形成本调研汇报。" * 10
         line = (f"政务服务工作调研汇报 篇一:政务服务工作调研汇报 {part} 一、基本现状 {part} "
@@ -121,6 +128,11 @@ class TestPlainText:
         drafts = parse_document("p.txt", text.encode(), max_chars=200)
         assert len(drafts) > 1 and drafts[0].title == "长文(1)" and drafts[1].title == "长文(2)"
         assert "\n".join(d.body for d in drafts).count("一段正文") == 50  # nothing lost
+
+    def test_a_regulation_of_articles_only(self) -> None:
+        [draft] = parse_document("供水条例.txt", "第一条 为加强城市供水管理。\n第二条 本办法适用于泸州。\n"
+                                 .encode())
+        assert draft.title == "供水条例" and draft.body.startswith("第一条 为加强")
 
     def test_gb18030_text_is_read(self) -> None:
         drafts = parse_document("gbk.txt", "第一篇:停水通知\n明日停水。\n".encode("gb18030"))
@@ -260,3 +272,24 @@ def test_seed_dir_is_none_without_the_folder(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "shared" / "seeds").mkdir(parents=True)
     (tmp_path / "shared" / "seeds" / "000_x.txt").write_text("第一篇:x\ny\n")
     assert seed_dir(tmp_path / "repo") == tmp_path / "shared" / "seeds"
+
+
+def test_the_demo_without_seeds_logs_a_notice(monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    from unittest.mock import Mock
+
+    from hotline import demo
+
+    rpc = Mock()
+    rpc.knowledge.load_entries.return_value = {"created": 37, "skipped": 0, "errors": []}
+    monkeypatch.setattr(demo, "seed_dir", lambda: None)
+    with caplog.at_level("WARNING"):
+        assert demo.load_knowledge(rpc) == {"articles": 37}
+    rpc.knowledge.import_documents.assert_not_called()
+    assert "shared/seeds" in caplog.text
+    entries, actor = rpc.knowledge.load_entries.call_args.args
+    assert len([e for e in entries if e["article_type"] == "responsibility"]) == len(
+        demo.DEPARTMENTS) == 25
+    assert all(e["territories"] == [d["territory_code"]] for e, d in zip(
+        entries, demo.DEPARTMENTS, strict=False) if d.get("territory_code"))
+    assert actor["role"] == "admin"

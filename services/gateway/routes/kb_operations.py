@@ -17,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from services.gateway.domain import Principal
 from services.gateway.http import BadRequest, route
+from services.gateway.routes.kb_articles import kb_actor
 from shared.errors import Forbidden, Invalid
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # knowledge's own limit (importing.MAX_FILE_BYTES) is the same
@@ -78,7 +79,7 @@ class KnowledgeOperationRoutes:
                       for c in value.split(",") if c.strip()]
         if categories:
             options["categories"] = categories
-        return self.knowledge.import_documents(files, options, _actor(who))
+        return self.knowledge.import_documents(files, options, kb_actor(who))
 
     @route("GET", "/api/v1/kb/monitor",
            summary="资料库运行监控 Knowledge base use: entries opened, entries that resolved orders "
@@ -101,8 +102,3 @@ class KnowledgeOperationRoutes:
                 raise Invalid.fields({"department_code": [f"部门不存在 unknown department "
                                                           f"{asked}"]})
         return self.knowledge.usage_report(query)
-
-
-def _actor(who: Principal) -> dict[str, Any]:
-    """Who imports, as knowledge's import needs it: a department's entries are its own drafts."""
-    return {"name": who.as_actor(), "role": who.role, "department_code": who.department_code}

@@ -69,7 +69,7 @@ class ArticleEntrypoints(KnowledgeBase):
         published. ``base_version``: 409 if someone else edited since."""
         who = Actor.of(actor)
         today = business_today()
-        article = self._visible(article_id, who, today)
+        article = self._visible(article_id, who, today, lock=True)
         domain.check_allowed(who, "edit", article.department_code)
         form = load_or_invalid(ArticleEditSchema(), payload)
         base = form.pop("base_version", None)
@@ -134,7 +134,7 @@ class ArticleEntrypoints(KnowledgeBase):
     def _transition(self, article_id: int, action: str, schema: Any,
                     payload: dict[str, Any] | None, actor: dict[str, Any]) -> dict[str, Any]:
         who = Actor.of(actor)
-        article = self._visible(article_id, who, business_today())
+        article = self._visible(article_id, who, business_today(), lock=True)
         domain.check_allowed(who, action, article.department_code)
         domain.next_status(article.status, action)  # 409 before the body is looked at
         comment = load_or_invalid(schema, payload or {})["comment"]
@@ -204,9 +204,11 @@ class ArticleEntrypoints(KnowledgeBase):
     def _archive(self, article: Article, actor: str, reason: str,
                  comment: str | None = None) -> None:
         """Archive the entry (its state already checked by the caller): it leaves the index
-        of every instance, ``kb.article_archived`` emitted."""
+        of every instance, ``kb.article_archived`` emitted. It has no live version any more
+        (an edit starts it again as a draft, to be published anew)."""
         previous, now = article.status, utcnow()
         article.status, article.archived_at, article.archive_reason = "archived", now, reason
+        article.published_version = None
         article.updated_at, article.updated_by = now, actor
         self.search_index.remove(self.db.session, article.id)
         self._log(article, "archive", previous, actor, comment or reason)
@@ -402,17 +404,17 @@ class ArticleEntrypoints(KnowledgeBase):
     @expiry_timer
     @translate_db_errors
     def archive_expired(self) -> int:
-        """有效期届满: archive every entry whose validity ended before today (business date,
-        Asia/Shanghai) — the live version's, or the working one's if never published. Safe on
-        many instances: each entry is claimed by a conditional update (one of them wins, one
-        ``kb.article_archived``), in id order (no deadlock between two sweeps). How many."""
+        """有效期届满: archive every published entry whose live version's validity ended before
+        today (business date, Asia/Shanghai). Drafts are left to their editors (an expired one
+        cannot be published). Safe on many instances: each entry is claimed by a conditional
+        update (one of them wins, one ``kb.article_archived``), in id order (no deadlock
+        between two sweeps). How many."""
         session = self.db.session
         today = business_today()
-        shown = func.coalesce(Article.published_version, Article.current_version)
         candidates = session.execute(
             select(Article.id, Article.status)
             .join(ArticleVersion, (ArticleVersion.article_id == Article.id)
-                  & (ArticleVersion.version == shown))
+                  & (ArticleVersion.version == Article.published_version))
             .where(Article.status != "archived", ArticleVersion.valid_until < today)
             .order_by(Article.id).limit(EXPIRY_BATCH)).all()
         archived = 0

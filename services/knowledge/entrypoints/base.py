@@ -30,8 +30,10 @@ class KnowledgeBase:
     db: Any
     search_index: Any
 
-    def _get(self, article_id: int) -> Article:
-        article = self.db.session.get(Article, article_id)
+    def _get(self, article_id: int, *, lock: bool = False) -> Article:
+        """The entry (``lock``: its row locked to the end of the transaction, so two actions
+        on one entry take turns and the second sees the first's state)."""
+        article = self.db.session.get(Article, article_id, with_for_update=lock or None)
         if article is None:
             raise NotFound(f"资料不存在 article {article_id} not found", {"article_id": article_id})
         return article
@@ -55,10 +57,11 @@ class KnowledgeBase:
             return None
         return version
 
-    def _visible(self, article_id: int, actor: Actor, today: date) -> Article:
+    def _visible(self, article_id: int, actor: Actor, today: date, *,
+                 lock: bool = False) -> Article:
         """The entry, if ``actor`` may see it at all (its editors always; others when it is
         live); otherwise :class:`NotFound`, as if it did not exist."""
-        article = self._get(article_id)
+        article = self._get(article_id, lock=lock)
         if not domain.may_see_working(actor, article.department_code) \
                 and self._live_version(article, today) is None:
             raise NotFound(f"资料不存在 article {article_id} not found", {"article_id": article_id})
