@@ -396,6 +396,20 @@ class TestSearch:
             assert conn.execute(select(db.tables["search_document"].c.article_id)
                                 ).scalars().all() == [article["id"]]
 
+    def test_rows_of_another_analyzer_are_re_analysed_from_their_document(
+            self, kb: Any) -> None:
+        worker, db = kb
+        article = worker.create_article(faq(publish=True), CENTER)
+        table = db.tables["search_document"]
+        with db.engine.begin() as conn:  # made by an older analyzer: its terms are useless now
+            doc = conn.execute(select(table.c.doc)).scalar_one()
+            doc = {**doc, "title_terms": {}, "text_terms": {}}
+            conn.execute(table.update().values(analyzer_version="r0-old", doc=doc))
+        fresh = Worker(KnowledgeService, db, search_index=new_index())
+        assert ids(fresh.search({"q": "停水"})) == [article["id"]]
+        with db.engine.connect() as conn:  # left as it was: an older instance may still read it
+            assert conn.execute(select(table.c.analyzer_version)).scalar_one() == "r0-old"
+
     def test_a_second_instance_follows_and_archives_leave(self, kb: Any) -> None:
         worker, db = kb
         other = Worker(KnowledgeService, db, search_index=new_index())

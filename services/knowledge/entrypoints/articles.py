@@ -57,8 +57,9 @@ class ArticleEntrypoints(KnowledgeBase):
         article = self._add_article(form, who)
         if publish:
             self._publish(article, who)
+        answer = self._working(article)
         self.db.commit()
-        return self._detail(article, self._version(article, article.current_version), "working")
+        return answer
 
     @rpc
     @translate_db_errors
@@ -98,8 +99,9 @@ class ArticleEntrypoints(KnowledgeBase):
         self._new_version(article, content, who, form.get("note"))
         article.status = status
         self._log(article, "edit", previous, who.name, form.get("note"))
+        answer = self._working(article)
         self.db.commit()
-        return self._detail(article, self._version(article, article.current_version), "working")
+        return answer
 
     @rpc
     @translate_db_errors
@@ -147,8 +149,9 @@ class ArticleEntrypoints(KnowledgeBase):
             article.status = domain.next_status(article.status, action)
             article.updated_at, article.updated_by = utcnow(), who.name
             self._log(article, action, previous, who.name, comment)
+        answer = self._working(article)
         self.db.commit()
-        return self._detail(article, self._version(article, article.current_version), "working")
+        return answer
 
     # -- helpers other areas call (bulk import) --------------------------------------------------
     def _add_article(self, form: dict[str, Any], actor: Actor | dict[str, Any],
@@ -259,8 +262,9 @@ class ArticleEntrypoints(KnowledgeBase):
             self._record_view(article.id, version.version, actor=who.name, role=who.role,
                               department_code=who.department_code, via=opts["via"],
                               ticket_no=opts["ticket_no"])
-            self.db.commit()
-        return self._detail(article, version, view, live=live is not None)
+        answer = self._detail(article, version, view, live=live is not None)
+        self.db.commit()  # the view's record, if any
+        return answer
 
     @rpc
     @translate_db_errors
@@ -387,6 +391,9 @@ class ArticleEntrypoints(KnowledgeBase):
     @translate_db_errors
     def article_count(self) -> int:
         return int(self.db.session.scalar(select(func.count()).select_from(Article)) or 0)
+
+    def _working(self, article: Article) -> dict[str, Any]:
+        return self._detail(article, self._version(article, article.current_version), "working")
 
     def _detail(self, article: Article, version: ArticleVersion, view: str,
                 live: bool | None = None) -> dict[str, Any]:
