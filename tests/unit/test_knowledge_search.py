@@ -12,6 +12,8 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.knowledge.analysis import Analyzer, shared_analyzer
 from services.knowledge.search import (
@@ -23,16 +25,20 @@ from services.knowledge.search import (
     analyze,
 )
 
-# seed 004 (瀘州市人民政府政務服務中心), as written: traditional characters
+# seed 004 (瀘州市人民政府政務服務中心 部門窗口考核辦法) as it is written: traditional characters,
+# with the pinyin its source page left in brackets (印發(fā))
 SEED_004 = (
-    "瀘州市人民政府政務服務中心 關于印發部門窗口考核辦法的通知\n"
+    "瀘州市人民政府政務服務中心 關于印發(fā)部門窗口考核辦法的通知\n"
     "市級相關部門、中心各窗口、科室:\n"
-    "《瀘州市人民政府政務服務中心部門窗口考核辦法》已經市政務服務中心辦公會議審議通過,現印發你們,"
-    "請遵照執行。\n"
+    "《瀘州市人民政府政務服務中心部門窗口考核辦法》已經(jīng)市政務服務中心辦公會議審議通過,現(xiàn)印發(fā)你們,請遵照執(zhí)行。\n"
+    "二○一一年四月二十六日\n"
+    "瀘州市人民政府政務服務中心\n"
+    "部門窗口考核辦法\n"
     "第一章 總則\n"
-    "第一條 為進一步加強對部門窗口的規範化管理,提高行政效能,根據《國務院關於加強法治政府建設的意見》"
-    "制定本辦法。\n"
-    "第二條 市級各部門應遵照市委、市政府有關規定在政務服務中心設立窗口。"
+    "第一條 為進一步加強對部門窗口的規(guī)范化管理,提高行政效能,根據(jù)《國務院關于加強法治政府建設的意見》(國發(fā)〔2010〕33號)、《中共四"
+    "川省委、四川省人民政府關于加強機關行政效能建設的決定》(川委發(fā)〔2008〕11號)和瀘州市委、瀘州市人民政府關于印發(fā)《2011年市級部門目標管理"
+    "辦法的通知》(瀘委發(fā)〔2011〕6號)等有關規(guī)定,制定本辦法。\n"
+    "第二條 市級各部門應遵照市委、市政府有關規(guī)定在政務服務中心設立窗口;行政審批、公共服務項目較少且發(fā)生量"
 )
 
 FILLER = "本条目由市政务服务中心整理发布，内容以有关主管单位的正式文件为准，办理前可拨打咨询电话确认。"
@@ -284,6 +290,12 @@ class TestDidYouMean:
         assert results.total == 0 and results.did_you_mean is None
         assert index.suggest("办身份证") is None  # a real word, not a slip for 身份证
 
+    def test_one_wrong_character_in_three_is_not_guessed(self, analyzer: Analyzer) -> None:
+        index = index_of(analyzer, doc(1, "公务员招考", "公务员考试报名。"),
+                         doc(2, "公务员录用", "公务员录用体检。"))
+        assert index.suggest("公务圆") == "公务员"  # a homophone is still proposed
+        assert index.suggest("话务员") is None
+
     def test_nothing_for_a_query_that_is_fine(self, index: Index) -> None:
         assert index.search("养老保险").did_you_mean is None
         assert index.search("住房公积金").did_you_mean is None
@@ -296,6 +308,18 @@ class TestDidYouMean:
         index.remove(1)
         assert index.suggest("社宝") is None  # the word left the vocabulary with its article
 
+
+    def test_characters_that_make_no_word_are_a_slip_even_when_articles_are_found(
+            self, analyzer: Analyzer) -> None:
+        index = index_of(analyzer,
+                         doc(1, "户口迁移", "户口迁移需要准备材料。"),
+                         doc(2, "户口迁移流程", "办理户口迁移的流程。"),
+                         doc(3, "户口随迁", "子女户口可以随父母迁。户口迁出后已注销。"))
+        results = index.search("户口迁已")  # cut 户口 / 迁 / 已, each a term articles have
+        assert results.total == 3
+        assert index.search("迁").total == 1 and index.search("已").total == 1
+        # the homophone (qian yi), not the word one character away (户口迁 → 户口本)
+        assert results.did_you_mean == "户口迁移"
 
     def test_a_word_is_proposed_once_enough_articles_have_it(self, analyzer: Analyzer) -> None:
         # 电梯 is in no synonym group: it must be in suggest_min_df (2) articles
@@ -338,11 +362,53 @@ class TestMaintenance:
         fresh = index_of(analyzer, a, b)
         assert churned.search("停水") == fresh.search("停水")
 
+    def test_an_empty_index_answers_nothing(self, analyzer: Analyzer) -> None:
+        results = Index(analyzer).search("停水")
+        assert (results.total, results.hits, results.did_you_mean) == (0, (), None)
+        assert Index(analyzer).rank(["停水"]) == []
+
     def test_an_analysis_of_another_analyzer_version_is_refused(self,
                                                                 analyzer: Analyzer) -> None:
         stale = AnalyzedDocument(doc(1, "停水", "停水。"), {"停水": 1}, {"停水": 1}, "r0-old")
         with pytest.raises(ValueError, match="analysed with"):
             Index(analyzer).put(stale)
+
+
+POOL = [
+    doc(1, "停水通知", "水井沟片区停水检修。" + FILLER),
+    doc(2, "停水停电", "蓝田镇停水停电，供电公司抢修。"),
+    doc(3, "路灯维修", "滨江路路灯维修，城市管理部门负责。" + FILLER * 2),
+    doc(1, "停水通知（更新）", "水井沟片区停水检修延期至周五。", version=2),
+    doc(4, "城管执法", "占道经营由城管查处。" + FILLER),
+    doc(2, "停电通知", "蓝田镇停电。", version=2),
+]
+
+
+class TestChurn:
+    """Any sequence of puts and removes leaves the index answering as one built afresh from
+    the articles still in it (postings, lengths and averages all kept in step)."""
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.tuples(st.booleans(), st.integers(0, len(POOL) - 1)), max_size=12))
+    def test_churn_equals_a_fresh_build(self, ops: list[tuple[bool, int]]) -> None:
+        analyzer = shared_analyzer()
+        analysed = [analyze(d, analyzer) for d in POOL]
+        churned = Index(analyzer)
+        live: dict[int, AnalyzedDocument] = {}
+        for is_put, i in ops:
+            a = analysed[i]
+            if is_put:
+                churned.put(a)
+                live[a.document.article_id] = a
+            else:
+                churned.remove(a.document.article_id)
+                live.pop(a.document.article_id, None)
+        fresh = Index(analyzer)
+        for a in live.values():
+            fresh.put(a)
+        assert len(churned) == len(fresh)
+        for q in ("停水", "停电 检修", "城管", "路灯维修"):
+            assert churned.search(q) == fresh.search(q)
 
 
 class TestStoredForm:
