@@ -34,9 +34,9 @@ from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
 from sqlalchemy import event, select, text
 
-from services.knowledge.analysis import Analyzer, shared_analyzer
+from services.knowledge.analysis import Analyzer, load_synonyms, shared_analyzer
 from services.knowledge.domain import document_text
-from services.knowledge.models import Article, ArticleVersion, SearchDocument
+from services.knowledge.models import Article, ArticleVersion, IndexCounter, SearchDocument
 from services.knowledge.search import (
     AnalyzedDocument,
     Document,
@@ -46,6 +46,7 @@ from services.knowledge.search import (
     analyze,
 )
 from shared.events import utcnow
+from shared.segmentation import DEFAULT_MIN_FREQ
 
 log = logging.getLogger(__name__)
 
@@ -195,18 +196,26 @@ def _unindexed(session: Any) -> list[Document]:
 
 
 def _next_rev(session: Any) -> int:
-    session.execute(_NEXT_REV, {"name": COUNTER})
+    if session.execute(_NEXT_REV, {"name": COUNTER}).rowcount == 0:  # made without migration 0002
+        session.add(IndexCounter(name=COUNTER, value=1))
+        session.flush()
     return int(session.execute(_READ_REV, {"name": COUNTER}).scalar_one())
 
 
 class SearchIndex(DependencyProvider):
     """Injects :class:`IndexAccess` over this container's :class:`LiveIndex`, made in
-    ``setup()`` with the process's shared analyzer (``KNOWLEDGE_DICTIONARY_MIN_FREQ``)."""
+    ``setup()`` with the process's shared analyzer: ``KNOWLEDGE_SYNONYMS`` (a synonym table's
+    path; default the packaged services/knowledge/synonyms.txt) and
+    ``KNOWLEDGE_DICTIONARY_MIN_FREQ`` (jieba's dictionary without rarer words). A change of
+    either changes the analyzer's version: rows of the old one are re-analysed at start."""
 
     def setup(self) -> None:
         config = self.container.config
-        analyzer = shared_analyzer(dictionary_min_freq=int(
-            config.get("KNOWLEDGE_DICTIONARY_MIN_FREQ", 5)))
+        path = config.get("KNOWLEDGE_SYNONYMS")
+        analyzer = shared_analyzer(
+            synonyms=load_synonyms(path) if path else None,
+            dictionary_min_freq=int(config.get("KNOWLEDGE_DICTIONARY_MIN_FREQ",
+                                               DEFAULT_MIN_FREQ)))
         self.live = LiveIndex(analyzer)
 
     def get_dependency(self, worker_ctx: Any) -> IndexAccess:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from services.knowledge import domain
 from services.knowledge.dependencies import document_of, expiry_timer
@@ -341,10 +341,10 @@ class ArticleEntrypoints(KnowledgeBase):
         if not wanted:
             return {}
         found = self.db.session.execute(
-            select(ArticleVersion.article_id, ArticleVersion.version, ArticleVersion.title)
-            .where(ArticleVersion.article_id.in_([a for a, _ in wanted]))).all()
-        live = dict(wanted)
-        return {a: t for a, v, t in found if live.get(a) == v}
+            select(ArticleVersion.article_id, ArticleVersion.title).where(or_(*[
+                and_(ArticleVersion.article_id == a, ArticleVersion.version == v)
+                for a, v in wanted]))).all()
+        return {a: t for a, t in found}
 
     @rpc
     @translate_db_errors
