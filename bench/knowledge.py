@@ -429,6 +429,16 @@ def evaluate_in_process(analyzer: Any, corpus: Sequence[Entry],
     return evaluate(queries, search)
 
 
+def calibrate(analyzer: Any, corpus: Sequence[Entry]) -> float:
+    """Seconds to segment the demo corpus's text once (≈0.2 M characters): a fixed, CPU-bound
+    piece of work timed before and after the in-process measurements, so that runs on a
+    shared machine (whose other tenants may be invisible to psutil) can be compared."""
+    t0 = time.perf_counter()
+    for e in corpus:
+        analyzer.terms(e.text)
+    return round(time.perf_counter() - t0, 3)
+
+
 def build_cold(analyzer: Any, docs: Sequence[Any]) -> tuple[Any, list[str], dict[str, Any]]:
     """Analyse every document and put it in a new index: (index, stored rows as JSON text,
     timings)."""
@@ -774,6 +784,7 @@ def run(config: dict[str, Any], **options: Any) -> int:
                           "load_s": round(time.perf_counter() - t0, 2),
                           "rss_mb": round(rss_mb() - rss_before_analyzer, 1)}
 
+    result["calibration_s"] = {"before": calibrate(analyzer, corpus)}
     say("quality, in process …")
     quality = evaluate_in_process(analyzer, corpus, queries)
     result["quality"] = quality
@@ -803,6 +814,8 @@ def run(config: dict[str, Any], **options: Any) -> int:
     result["latency_in_process"] = time_in_process(index, mix)
     a = result["latency_in_process"]["all"]
     say(f"  p50/p95/p99 {a['p50']}/{a['p95']}/{a['p99']} ms")
+    result["calibration_s"]["after_in_process"] = calibrate(analyzer, corpus)
+    say(f"  calibration (segmenting the demo corpus once), s: {result['calibration_s']}")
     result["latency_mix"] = dict(Counter(tq.group for tq in mix))
     result["latency_mix"]["with filters"] = sum(1 for tq in mix if tq.filters)
     del index
@@ -924,7 +937,9 @@ def render_md(r: dict[str, Any]) -> str:
     for g, s in [("all", lat["all"]), *lat["groups"].items()]:
         out.append(f"| {g} | {s['n']} | {trio(s)} | {fmt_value(s['max'])} |")
     out += ["", f"CPU used by other processes on the machine meanwhile: "
-            f"{lat.get('other_processes_cpu_percent')} % of one core.", ""]
+            f"{lat.get('other_processes_cpu_percent')} % of one core. Calibration (segmenting "
+            f"the demo corpus once, the same work every run; lower is a faster machine), s: "
+            f"{r.get('calibration_s')}.", ""]
     out += ["Slowest: " + "; ".join(f"{s['ms']} ms `{s['q']}` {s['filters'] or ''} "
                                          f"({s['total']} found)" for s in lat["slowest"][:5]), ""]
     cold, restart = r["build_cold"], r["build_restart"]
