@@ -16,6 +16,9 @@ Known benchmarks:
 - ``deliveries``: webhook deliveries to department systems, received by ``hotline dept-sim``:
   deliveries per second draining a backlog, and dispatch → delivered latency at 20 orders/s
   (:mod:`bench.deliveries`).
+- ``knowledge``: the knowledge base's search: recall@5 and MRR of labelled queries over the demo
+  corpus, search latency over 10,000 articles in process and through the knowledge service,
+  index build and restart time, the index's RSS (:mod:`bench.knowledge`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "sweep": "bench.sweep",
     "lifecycle": "bench.lifecycle",
     "deliveries": "bench.deliveries",
+    "knowledge": "bench.knowledge",
 }
 
 

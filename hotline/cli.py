@@ -7,7 +7,7 @@
     hotline walkthrough          drive one order through its whole life over HTTP
     hotline reconcile            check the services against each other
     hotline dlq list|replay      the dead-letter queue
-    hotline bench [NAME]         benchmarks (bench/: flow, sweep, lifecycle, deliveries), results in bench/results/
+    hotline bench [NAME]         benchmarks (bench/: flow, sweep, lifecycle, deliveries, knowledge), results in bench/results/
     hotline kb import FILE… [--publish] [--type T] [--department CODE] [--category C]
                                  bulk import of .txt/.md/.docx into the knowledge base (资料库)
     hotline dept-sim --dept CODE:SECRET[:API_KEY] …
@@ -60,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
                        help="lifecycle: orders driven through their whole life")
     bench.add_argument("--clients", type=int, default=None,
                        help="lifecycle: concurrent HTTP clients")
+    bench.add_argument("--articles", type=int, default=None,
+                       help="knowledge: articles in the corpus (default 10,000)")
+    bench.add_argument("--latency-queries", type=int, default=None,
+                       help="knowledge: searches timed in process (default 3000)")
+    bench.add_argument("--service-queries", type=int, default=None,
+                       help="knowledge: searches timed through the service (default 1000)")
+    bench.add_argument("--no-service", dest="service", action="store_const", const=False,
+                       default=None, help="knowledge: measure in process only")
     bench.add_argument("--output", default=None, help="results directory (default bench/results)")
 
     add_dept_sim_parser(sub)
@@ -96,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         "bench": lambda: commands.bench(
             config, args.name, rate=args.rate, duration=args.duration, database=args.database,
             assignments=args.assignments, due_fraction=args.due_fraction, batch=args.batch,
-            lifecycles=args.lifecycles, clients=args.clients, results_dir=args.output),
+            lifecycles=args.lifecycles, clients=args.clients, results_dir=args.output,
+            articles=args.articles, latency_queries=args.latency_queries,
+            service_queries=args.service_queries, service=args.service),
     }
     return int(handlers[args.command]() or 0)
 
