@@ -91,6 +91,7 @@ _SENTENCE_END = "。！？；!?;\n"
 _SUGGEST_MAX_SPAN = 6
 _MAX_OCCURRENCES = 500  # per word and text, for snippets: bounds the work on a long article
 _SUGGEST_MAX_TRIES = 4
+_ADMITTED_KEPT = 16  # filters whose admitted articles are kept (≈0.5 MB each at 10,000)
 
 
 # -- documents -------------------------------------------------------------------------------
@@ -319,6 +320,8 @@ class Index:
         self._text_total = 0
         self._norms: dict[int, tuple[float, float]] | None = None  # per article, lazily
         self._max_tfs: dict[str, float] = {}  # per term, lazily (with the norms)
+        # the articles some recent filters admit (with the norms: until the next change)
+        self._admitted: dict[Filters, set[int]] = {}
         # did-you-mean's vocabulary: pinyin key / one-character deletion → the word, or a tuple
         # of words when several share the key (most keys have one: a set each would cost
         # ≈200 bytes, the bulk of the index's memory on a large vocabulary)
@@ -458,6 +461,7 @@ class Index:
                       t.text_weight / (1 - t.b_text + t.b_text * e.text_len / avg_text))
                 for aid, e in self._entries.items()}
             self._max_tfs = {}
+            self._admitted = {}
         return self._norms
 
     def _max_tf(self, term: str, plist: array) -> float:
@@ -565,8 +569,16 @@ class Index:
         plists = self._weighted(query_tf)
         coordination = t.coordination / (len(query_tf) or 1)
         admitted: set[int] | None = None
-        if admits is not None and sum(len(p) for p, _, _ in plists) // 2 > n:
-            admitted = {aid for aid, e in entries.items() if admits(e.document)}
+        if admits is not None:
+            admitted = self._admitted.get(filters)
+            if admitted is None and sum(len(p) for p, _, _ in plists) // 2 > n // 4:
+                # many postings: deciding each article once (and keeping the answer for the
+                # next search with these filters, until the index changes) is cheaper than
+                # asking the filter about every article found
+                admitted = {aid for aid, e in entries.items() if admits(e.document)}
+                if len(self._admitted) >= _ADMITTED_KEPT:
+                    del self._admitted[next(iter(self._admitted))]
+                self._admitted[filters] = admitted
         decided: dict[int, bool] = {}
 
         def ok(aid: int) -> bool:
