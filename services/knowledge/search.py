@@ -23,6 +23,15 @@ title and text from being counted as two independent pieces of evidence. Then a 
 coordination factor ``× (1 + coordination · matched / distinct query terms)`` prefers articles
 that match more of what was asked; ties are broken by ``article_id`` (deterministic pages).
 
+Top-k without scoring every match (term-at-a-time "max score" pruning, exact): a term adds at
+most ``idf · qw · (k1 + 1) · m / (k1 + m)`` to a score, m its largest tf~ (kept per term until
+the next put or remove). Terms are added largest bound first; once the k-th best score so far
+(k = offset + limit) beats what an article found by none of them yet could reach with all the
+rest, the remaining — common — terms only complete the scores of the articles already found,
+and those that cannot reach the k-th score are dropped. ``total`` (matches under the filters)
+is the union of the postings' ids, counted, not scored. The exhaustive scorer adds the terms
+in the same order: the same floats (tests/unit/test_knowledge_search_pruning.py).
+
 Snippets: a window of ``snippet_chars`` characters of the text where the query's terms are
 densest (most distinct terms, then most occurrences), started at a sentence boundary when one
 is near, with "…" where cut. Highlights are found in the *normalised* text (analysis.py) — the
