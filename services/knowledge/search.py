@@ -580,7 +580,7 @@ class Index:
         admitted: set[int] | None = None
         if admits is not None:
             admitted = self._admitted.get(filters)
-            if admitted is None and sum(len(p) for p, _, _ in plists) // 2 > n // 4:
+            if admitted is None and sum(len(p) for p, _, _ in plists) // 2 > n:
                 # many postings: deciding each article once (and keeping the answer for the
                 # next search with these filters, until the index changes) is cheaper than
                 # asking the filter about every article found
@@ -610,6 +610,8 @@ class Index:
         matched: dict[int, int] = {}
         seen: set[int] | None = None  # every matching article, once pruning started
         theta = 0.0  # the count-th best score so far: no article below it can make the top
+        # whether scores may hold articles the filters refuse (until the first drop)
+        unchecked = admits is not None and admitted is None
         for i, (plist, weight, _) in enumerate(plists):
             if i > 0 and (count <= 0 or len(scores) >= count):
                 if count <= 0:
@@ -619,7 +621,8 @@ class Index:
                 elif (seen is not None or (rest[0] - rest[i]) * (1 + coordination * i)
                         > reach[i]):
                     best = heapq.nlargest(count, [s * (1 + coordination * matched[aid])
-                                                  for aid, s in scores.items() if ok(aid)])
+                                                  for aid, s in scores.items()
+                                                  if not unchecked or ok(aid)])
                     if len(best) >= count:
                         theta = max(theta, best[-1])
                 if seen is None and theta > reach[i]:
@@ -629,11 +632,12 @@ class Index:
                     # remaining term is dropped (its final score is below the top's)
                     left = len(plists) - i
                     drop = [aid for aid, s in scores.items()
-                            if not ok(aid) or (s + rest[i]) * (
+                            if (unchecked and not ok(aid)) or (s + rest[i]) * (
                                 1 + coordination * (matched[aid] + left)) * (1 + 1e-9) < theta]
                     for aid in drop:
                         del scores[aid]
                         del matched[aid]
+                    unchecked = False
             if seen is None:
                 it = iter(plist)
                 for aid, packed in zip(it, it, strict=True):
@@ -659,7 +663,7 @@ class Index:
         if count <= 0 and seen is None:
             seen = set(scores)
         scored = [(aid, s * (1 + coordination * matched[aid])) for aid, s in scores.items()
-                  if ok(aid)]
+                  if not unchecked or ok(aid)]
         if seen is None:
             total = len(scored)
         elif admitted is not None:
