@@ -23,6 +23,15 @@ title and text from being counted as two independent pieces of evidence. Then a 
 coordination factor ``× (1 + coordination · matched / distinct query terms)`` prefers articles
 that match more of what was asked; ties are broken by ``article_id`` (deterministic pages).
 
+Top-k without scoring every match (term-at-a-time "max score" pruning, exact): a term adds at
+most ``idf · qw · (k1 + 1) · m / (k1 + m)`` to a score, m its largest tf~ (kept per term until
+the next put or remove). Terms are added largest bound first; once the k-th best score so far
+(k = offset + limit) beats what an article found by none of them yet could reach with all the
+rest, the remaining — common — terms only complete the scores of the articles already found,
+and those that cannot reach the k-th score are dropped. ``total`` (matches under the filters)
+is the union of the postings' ids, counted, not scored. The exhaustive scorer adds the terms
+in the same order: the same floats (tests/unit/test_knowledge_search_pruning.py).
+
 Snippets: a window of ``snippet_chars`` characters of the text where the query's terms are
 densest (most distinct terms, then most occurrences), started at a sentence boundary when one
 is near, with "…" where cut. Highlights are found in the *normalised* text (analysis.py) — the
@@ -91,6 +100,7 @@ _SENTENCE_END = "。！？；!?;\n"
 _SUGGEST_MAX_SPAN = 6
 _MAX_OCCURRENCES = 500  # per word and text, for snippets: bounds the work on a long article
 _SUGGEST_MAX_TRIES = 4
+_ADMITTED_KEPT = 16  # filters whose admitted articles are kept (≈0.5 MB each at 10,000)
 
 
 # -- documents -------------------------------------------------------------------------------
@@ -318,6 +328,9 @@ class Index:
         self._title_total = 0
         self._text_total = 0
         self._norms: dict[int, tuple[float, float]] | None = None  # per article, lazily
+        self._max_tfs: dict[str, float] = {}  # per term, lazily (with the norms)
+        # the articles some recent filters admit (with the norms: until the next change)
+        self._admitted: dict[Filters, set[int]] = {}
         # did-you-mean's vocabulary: pinyin key / one-character deletion → the word, or a tuple
         # of words when several share the key (most keys have one: a set each would cost
         # ≈200 bytes, the bulk of the index's memory on a large vocabulary)
@@ -445,7 +458,8 @@ class Index:
 
     def _field_norms(self) -> dict[int, tuple[float, float]]:
         """Per article: field weight / BM25 length normalisation, recomputed after a change
-        (the averages move with every put)."""
+        (the averages move with every put). Each term's greatest tf~ (:meth:`_max_tf`) is
+        forgotten with them."""
         if self._norms is None:
             t = self.tuning
             n = len(self._entries) or 1
@@ -455,20 +469,59 @@ class Index:
                 aid: (t.title_weight / (1 - t.b_title + t.b_title * e.title_len / avg_title),
                       t.text_weight / (1 - t.b_text + t.b_text * e.text_len / avg_text))
                 for aid, e in self._entries.items()}
+            self._max_tfs = {}
+            self._admitted = {}
         return self._norms
+
+    def _max_tf(self, term: str, plist: array) -> float:
+        """The greatest tf~ of ``term`` over its postings: bounds what the term adds to any
+        article's score. Computed on first use and kept until the next put or remove."""
+        norms = self._field_norms()
+        m = self._max_tfs.get(term)
+        if m is None:
+            it = iter(plist)
+            m = 0.0
+            for aid, packed in zip(it, it, strict=True):
+                nt, nb = norms[aid]
+                tf = (packed >> _TF_BITS) * nt + (packed & _TF_MASK) * nb
+                if tf > m:
+                    m = tf
+            self._max_tfs[term] = m
+        return m
+
+    def _weighted(self, query_tf: dict[str, int]) -> list[tuple[array, float, float]]:
+        """The query's terms that articles have, as ``(postings, weight, bound)``, the
+        greatest bound first (then the rarer term, then the term): ``weight`` is idf · qw ·
+        (k1 + 1), ``bound`` the most the term adds to an article's score. Scoring adds the
+        terms in this order, pruned or not, so both sum the same floats in the same order."""
+        t = self.tuning
+        k1, k3 = t.k1, t.k3
+        n = len(self._entries)
+        out = []
+        for term, qtf in query_tf.items():
+            plist = self._postings.get(term)
+            if plist is None:
+                continue
+            df = len(plist) // 2
+            weight = (math.log(1 + (n - df + 0.5) / (df + 0.5)) * (k1 + 1)
+                      * qtf * (k3 + 1) / (k3 + qtf))
+            m = self._max_tf(term, plist)
+            out.append((term, plist, weight, weight * m / (k1 + m)))
+        out.sort(key=lambda w: (-w[3], len(w[1]), w[0]))
+        return [(plist, weight, bound) for _, plist, weight, bound in out]
 
     def _score(self, query_tf: dict[str, int],
                admits: Callable[[Document], bool] | None) -> list[tuple[int, float]]:
-        """Every matching, admitted article with its score (unordered)."""
+        """Every matching, admitted article with its score (unordered): the exhaustive
+        scorer, which :meth:`_top`'s pruned one must agree with."""
         t = self.tuning
-        k1, k3 = t.k1, t.k3
+        k1 = t.k1
         entries = self._entries
         n = len(entries)
         norms = self._field_norms()
-        plists = [(self._postings[term], qtf) for term, qtf in query_tf.items()
-                  if term in self._postings]
+        plists = self._weighted(query_tf)
         admitted: set[int] | None = None
-        if admits is not None and sum(len(p) for p, _ in plists) // 2 > n:
+        if admits is not None and sum(len(p) for p, _, _ in plists) // 2 > n:
             # a long text (routing help) over a filter: deciding each article once up front is
             # cheaper than scoring postings that the filter would throw away
             admitted = {aid for aid, e in entries.items() if admits(e.document)}
@@ -476,10 +529,7 @@ class Index:
         # is a GC-tracked object, and thousands of them per query set off the collector
         scores: dict[int, float] = {}
         matched: dict[int, int] = {}
-        for plist, qtf in plists:
-            df = len(plist) // 2
-            weight = (math.log(1 + (n - df + 0.5) / (df + 0.5)) * (k1 + 1)
-                      * qtf * (k3 + 1) / (k3 + qtf))
+        for plist, weight, _ in plists:
             it = iter(plist)
             for aid, packed in zip(it, it, strict=True):
                 if admitted is not None and aid not in admitted:
@@ -494,10 +544,136 @@ class Index:
         return [(aid, s * (1 + coordination * matched[aid])) for aid, s in scores.items()
                 if admits(entries[aid].document)]
 
+    def _count(self, terms: Iterable[str],
+               admits: Callable[[Document], bool] | None) -> int:
+        """How many admitted articles have any of ``terms`` (``len(_score(…))`` without
+        scoring them: "did you mean" only counts)."""
+        found: set[int] = set()
+        for term in dict.fromkeys(terms):
+            plist = self._postings.get(term)
+            if plist is not None:
+                found.update(plist[0::2])
+        if admits is None:
+            return len(found)
+        entries = self._entries
+        return sum(1 for aid in found if admits(entries[aid].document))
+
     def _top(self, query_tf: dict[str, int], filters: Filters,
              count: int) -> tuple[int, list[tuple[int, float]]]:
-        scored = self._score(query_tf, None if filters.empty else filters.admits)
-        return len(scored), heapq.nsmallest(count, scored, key=lambda s: (-s[1], s[0]))
+        """``(total, the best count articles)``: exact top-k with term-at-a-time pruning.
+
+        Terms are added greatest bound first. Once the count-th best score so far (a lower
+        bound of the final one: scores and matched counts only grow) beats the most an
+        article found by none of the terms so far could reach — the remaining terms' bounds
+        summed, times the coordination of matching all of them — no new article can enter
+        the top: the remaining (common) terms then only complete the scores of the articles
+        already found, looked up by id, and add their ids to the count of matches (total).
+        """
+        admits = None if filters.empty else filters.admits
+        t = self.tuning
+        k1 = t.k1
+        entries = self._entries
+        n = len(entries)
+        norms = self._field_norms()
+        plists = self._weighted(query_tf)
+        coordination = t.coordination / (len(query_tf) or 1)
+        admitted: set[int] | None = None
+        if admits is not None:
+            admitted = self._admitted.get(filters)
+            if admitted is None and sum(len(p) for p, _, _ in plists) // 2 > n:
+                # many postings: deciding each article once (and keeping the answer for the
+                # next search with these filters, until the index changes) is cheaper than
+                # asking the filter about every article found
+                admitted = {aid for aid, e in entries.items() if admits(e.document)}
+                if len(self._admitted) >= _ADMITTED_KEPT:
+                    del self._admitted[next(iter(self._admitted))]
+                self._admitted[filters] = admitted
+        decided: dict[int, bool] = {}
+
+        def ok(aid: int) -> bool:
+            if admitted is not None:
+                return aid in admitted
+            if admits is None:
+                return True
+            v = decided.get(aid)
+            if v is None:
+                v = decided[aid] = admits(entries[aid].document)
+            return v
+
+        # what an article matching only terms i… could reach (a hair above, for rounding)
+        rest = [0.0] * (len(plists) + 1)
+        for i in range(len(plists) - 1, -1, -1):
+            rest[i] = rest[i + 1] + plists[i][2]
+        reach = [rest[i] * (1 + coordination * (len(plists) - i)) * (1 + 1e-9)
+                 for i in range(len(plists) + 1)]
+        scores: dict[int, float] = {}
+        matched: dict[int, int] = {}
+        seen: set[int] | None = None  # every matching article, once pruning started
+        theta = 0.0  # the count-th best score so far: no article below it can make the top
+        # whether scores may hold articles the filters refuse (until the first drop)
+        unchecked = admits is not None and admitted is None
+        for i, (plist, weight, _) in enumerate(plists):
+            if i > 0 and (count <= 0 or len(scores) >= count):
+                if count <= 0:
+                    theta = math.inf
+                # the best score so far is at most the processed terms' bounds summed, all
+                # matched: while that does not beat reach[i], no check can succeed
+                elif (seen is not None or (rest[0] - rest[i]) * (1 + coordination * i)
+                        > reach[i]):
+                    best = heapq.nlargest(count, [s * (1 + coordination * matched[aid])
+                                                  for aid, s in scores.items()
+                                                  if not unchecked or ok(aid)])
+                    if len(best) >= count:
+                        theta = max(theta, best[-1])
+                if seen is None and theta > reach[i]:
+                    seen = set(scores)
+                if seen is not None:
+                    # an article found so far that cannot reach theta even with every
+                    # remaining term is dropped (its final score is below the top's)
+                    left = len(plists) - i
+                    drop = [aid for aid, s in scores.items()
+                            if (unchecked and not ok(aid)) or (s + rest[i]) * (
+                                1 + coordination * (matched[aid] + left)) * (1 + 1e-9) < theta]
+                    for aid in drop:
+                        del scores[aid]
+                        del matched[aid]
+                    unchecked = False
+            if seen is None:
+                it = iter(plist)
+                for aid, packed in zip(it, it, strict=True):
+                    if admitted is not None and aid not in admitted:
+                        continue
+                    nt, nb = norms[aid]
+                    tf = (packed >> _TF_BITS) * nt + (packed & _TF_MASK) * nb
+                    scores[aid] = scores.get(aid, 0.0) + weight * tf / (k1 + tf)
+                    matched[aid] = matched.get(aid, 0) + 1
+            else:
+                ids = plist[0::2]
+                seen.update(ids)
+                if scores:
+                    freqs = dict(zip(ids, plist[1::2], strict=True))
+                    for aid in scores:
+                        packed = freqs.get(aid)
+                        if packed is None:
+                            continue
+                        nt, nb = norms[aid]
+                        tf = (packed >> _TF_BITS) * nt + (packed & _TF_MASK) * nb
+                        scores[aid] += weight * tf / (k1 + tf)
+                        matched[aid] += 1
+        if count <= 0 and seen is None:
+            seen = set(scores)
+        scored = [(aid, s * (1 + coordination * matched[aid])) for aid, s in scores.items()
+                  if not unchecked or ok(aid)]
+        if seen is None:
+            total = len(scored)
+        elif admitted is not None:
+            total = len(seen & admitted)
+        elif admits is None:
+            total = len(seen)
+        else:
+            total = sum(1 for aid in seen if ok(aid))
+        top = heapq.nsmallest(count, scored, key=lambda s: (-s[1], s[0])) if count > 0 else []
+        return total, top
 
     def _matched(self, article_id: int, terms: Iterable[str]) -> tuple[str, ...]:
         have = frozenset(self._entries[article_id].terms)
@@ -658,7 +834,7 @@ class Index:
         index understands better and that finds articles, or None."""
         query = (q or "").strip()[:MAX_QUERY]
         terms = self.analyzer.terms(query)
-        total = len(self._score(dict.fromkeys(terms, 1), None)) if terms else 0
+        total = self._count(terms, None) if terms else 0
         return self._suggest(query, _NO_FILTERS, total)
 
     def _unknown(self, terms: Iterable[str]) -> int:
@@ -732,7 +908,7 @@ class Index:
         for corrections in tries:
             corrected = self._apply(query, origin, corrections)
             terms = analyzer.terms(corrected)
-            found = len(self._score(dict.fromkeys(terms, 1), admits)) if terms else 0
+            found = self._count(terms, admits) if terms else 0
             # better: finds articles, and more of it is understood or it finds more
             if found and (self._reading(analyzer.normalize(corrected))[0].count(False) < unsettled
                           or found > total):
