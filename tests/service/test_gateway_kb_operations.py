@@ -58,8 +58,14 @@ def get(headers: dict[str, str], **query: str) -> Request:
     return r
 
 
-SUP = token("supervisor1", "supervisor")
-DEPT = token("dept_shuiwu", "department", "shuiwu")
+# Tokens are issued when a test runs, not at collection: they expire after 10 minutes, and the
+# whole suite takes longer than that before it reaches these tests.
+def sup() -> dict[str, str]:
+    return token("supervisor1", "supervisor")
+
+
+def dept() -> dict[str, str]:
+    return token("dept_shuiwu", "department", "shuiwu")
 
 
 class TestImportRoute:
@@ -67,7 +73,7 @@ class TestImportRoute:
         knowledge = Mock()
         knowledge.import_documents.return_value = {"files": [], "imported": 0, "failed": 0}
         gateway(db, knowledge=knowledge).kb_import(upload(
-            SUP, [("停水.txt", "第一篇:停水\n明日停水。".encode()), ("b.docx", b"PK")],
+            sup(), [("停水.txt", "第一篇:停水\n明日停水。".encode()), ("b.docx", b"PK")],
             {"publish": "true", "article_type": "faq", "department_code": "shuiwu",
              "categories": "help, consultation", "ignored": "x"}))
         files, options, actor = knowledge.import_documents.call_args.args
@@ -80,24 +86,25 @@ class TestImportRoute:
     def test_limits(self, db: Any) -> None:
         g = gateway(db, knowledge=Mock())
         with pytest.raises(RequestEntityTooLarge):
-            g.kb_import(upload(SUP, [("big.txt", b"x" * (MAX_FILE_BYTES + 1))]))
+            g.kb_import(upload(sup(), [("big.txt", b"x" * (MAX_FILE_BYTES + 1))]))
         with pytest.raises(Invalid) as err:
-            g.kb_import(upload(SUP, [], {"publish": "true"}))
+            g.kb_import(upload(sup(), [], {"publish": "true"}))
         assert "files" in err.value.details["fields"]
         with pytest.raises(Invalid) as err:
-            g.kb_import(upload(SUP, [(f"{n}.txt", b"x") for n in range(21)]))
+            g.kb_import(upload(sup(), [(f"{n}.txt", b"x") for n in range(21)]))
         assert "files" in err.value.details["fields"]
-        json_body = Request(EnvironBuilder(method="POST", path="/api/v1/kb/import", headers=SUP,
+        json_body = Request(EnvironBuilder(method="POST", path="/api/v1/kb/import", headers=sup(),
                                            json={"files": []}).get_environ())
         with pytest.raises(BadRequest):
             g.kb_import(json_body)
 
-    @pytest.mark.parametrize("who", [token("agent1", "agent"), DEPT,
-                                     token("leader1", "leader")])
-    def test_only_the_center_imports(self, db: Any, who: dict[str, str]) -> None:
+    @pytest.mark.parametrize("who", [("agent1", "agent", None),
+                                     ("dept_shuiwu", "department", "shuiwu"),
+                                     ("leader1", "leader", None)])
+    def test_only_the_center_imports(self, db: Any, who: tuple[str, str, str | None]) -> None:
         knowledge = Mock()
         with pytest.raises(Forbidden):
-            gateway(db, knowledge=knowledge).kb_import(upload(who, [("a.txt", b"x")]))
+            gateway(db, knowledge=knowledge).kb_import(upload(token(*who), [("a.txt", b"x")]))
         knowledge.import_documents.assert_not_called()
 
 
@@ -106,22 +113,22 @@ class TestMonitorRoute:
         knowledge, dispatch = Mock(), Mock()
         dispatch.departments.return_value = [{"code": "shuiwu"}, {"code": "chengguan"}]
         g = gateway(db, knowledge=knowledge, dispatch=dispatch)
-        g.kb_monitor(get(SUP, **{"from": "2026-11-01", "to": "2026-11-30", "x": "y"}))
+        g.kb_monitor(get(sup(), **{"from": "2026-11-01", "to": "2026-11-30", "x": "y"}))
         assert knowledge.usage_report.call_args.args == ({"from": "2026-11-01",
                                                           "to": "2026-11-30"},)
         g.kb_monitor(get(token("leader1", "leader"), department_code="chengguan"))
         assert knowledge.usage_report.call_args.args == ({"department_code": "chengguan"},)
         with pytest.raises(Invalid) as err:
-            g.kb_monitor(get(SUP, department_code="nosuch"))
+            g.kb_monitor(get(sup(), department_code="nosuch"))
         assert "department_code" in err.value.details["fields"]
 
     def test_a_department_sees_only_its_own(self, db: Any) -> None:
         knowledge, dispatch = Mock(), Mock()
         g = gateway(db, knowledge=knowledge, dispatch=dispatch)
-        g.kb_monitor(get(DEPT))
+        g.kb_monitor(get(dept()))
         assert knowledge.usage_report.call_args.args == ({"department_code": "shuiwu"},)
         with pytest.raises(Forbidden):
-            g.kb_monitor(get(DEPT, department_code="chengguan"))
+            g.kb_monitor(get(dept(), department_code="chengguan"))
         assert knowledge.usage_report.call_count == 1
         dispatch.departments.assert_not_called()
 
