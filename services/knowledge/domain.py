@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from services.knowledge.search import MAX_QUERY  # one limit: the search engine's
 from shared.errors import Conflict, Forbidden, Invalid
 
 ARTICLE_TYPES = {
@@ -43,7 +44,6 @@ ARTICLE_TYPES = {
     "faq": "常见问答",
 }
 
-MAX_QUERY = 200
 
 STATUSES = {
     "draft": "草稿",
