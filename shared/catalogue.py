@@ -679,3 +679,93 @@ class DeliveryReplayed(EventSchema):
     department_code = fields.String(required=True)
     at = _dt(required=True)
     actor = fields.String(required=True)
+
+
+# -- Step 5 contracts: reporting's own facts (defined once, before the work is split) ------------
+# Reporting owns the department assessment (部门考核), periodic reports (通报) and hotspot
+# alerts; these are the facts it publishes about them.
+
+@register("report.published", 1)
+class ReportPublished(EventSchema):
+    """通报发布: a periodic report (半月报, 月度通报, 季报, 年报, 批示件汇总) was published as a
+    frozen snapshot every department can read."""
+
+    report_id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True)
+    title = fields.String(required=True)
+    published_at = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("assessment.published", 1)
+class AssessmentPublished(EventSchema):
+    """考核结果发布: a department's quarterly result was published (revision 1), or corrected
+    after an upheld objection (revision > 1, ``correction_of`` the revision it replaces)."""
+
+    assessment_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    year = fields.Integer(required=True)
+    quarter = fields.Integer(required=True)
+    revision = fields.Integer(required=True)
+    score = fields.Float(required=True)
+    rules_version = fields.String(required=True)
+    published_at = _dt(required=True)
+    actor = fields.String(required=True)
+    correction_of = fields.Integer(allow_none=True)
+
+
+@register("assessment.objection_submitted", 1)
+class AssessmentObjectionSubmitted(EventSchema):
+    """考核异议: a department objected to its published result; the center answers by ``due``
+    (5 working days)."""
+
+    objection_id = fields.Integer(required=True)
+    assessment_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    at = _dt(required=True)
+    due = _dt(required=True)
+    actor = fields.String(required=True)
+
+
+@register("assessment.objection_decided", 1)
+class AssessmentObjectionDecided(EventSchema):
+    """异议答复: upheld (a corrected result is published) or rejected, with the answer."""
+
+    objection_id = fields.Integer(required=True)
+    assessment_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    upheld = fields.Boolean(required=True)
+    at = _dt(required=True)
+    actor = fields.String(required=True)
+    late = fields.Boolean(required=True)
+    correction_id = fields.Integer(allow_none=True)
+
+
+@register("assessment.objection_overdue", 1)
+class AssessmentObjectionOverdue(EventSchema):
+    """An objection's answer deadline passed unanswered: the center's own supervisors are urged
+    (once per objection)."""
+
+    objection_id = fields.Integer(required=True)
+    assessment_id = fields.Integer(required=True)
+    department_code = fields.String(required=True)
+    due = _dt(required=True)
+    at = _dt(required=True)
+
+
+@register("hotspot.spike_detected", 1)
+class HotspotSpikeDetected(EventSchema):
+    """突发热点: many calls about one matter in one place within a short window, raised once per
+    matter to the supervisors (no caller data; 涉密 orders never count here)."""
+
+    alert_id = fields.Integer(required=True)
+    category = fields.String(allow_none=True)
+    territory_code = fields.String(allow_none=True)
+    terms = fields.List(fields.String(), required=True)
+    calls = fields.Integer(required=True)
+    ticket_nos = fields.List(fields.String(), required=True)
+    window_start = _dt(required=True)
+    window_end = _dt(required=True)
+    at = _dt(required=True)

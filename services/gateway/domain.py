@@ -81,6 +81,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ticket.recall": frozenset({"dispatcher", "admin"}),  # 撤回派单
     # 办理进展 is an assignment action ("assignment.act"), like sign and reply
 
+    # -- Step 5 reporting: KPIs, assessment 考核, periodic reports 通报, hotspots 热点 --
+    # "reports.read" (above): KPIs and published reports; a department its own figures only
+    "reports.board": frozenset({"supervisor", "leader", "admin"}),  # the live board 实时看板
+    "reports.manage": frozenset({"supervisor", "admin"}),  # draft and publish reports
+    "assessment.read": frozenset({"supervisor", "leader", "admin", "department"}),  # own dept
+    "assessment.manage": frozenset({"supervisor", "admin"}),  # items, publish, answer
+    "assessment.object": frozenset({"department"}),  # its own published result
+    "hotspots.read": frozenset({"supervisor", "leader", "admin", "dispatcher"}),
+    "hotspots.manage": frozenset({"supervisor", "admin"}),  # acknowledge an alert
+
 }
 
 # What an API key may be used for. ``assignments``: a department system's inbound API (sign,

@@ -1,93 +1,32 @@
-"""Reporting service (统计报表): the append-only event log, read models and KPIs.
+"""Reporting service (统计报表, 管理监督): the append-only event log, the facts and KPIs built
+only from events, the department assessment (部门考核), periodic reports (通报) and hotspots
+(热点).
 
 Its read models are built only from events (ARCHITECTURE.md); ``rebuild`` replays the log.
+This module is the assembly: the dependencies, and the class that combines one entrypoint
+mixin per concept (``services/reporting/entrypoints/``). The plain rules are in periods.py,
+domain.py, projections.py, kpis.py and the modules each mixin names.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from nameko.dependency_providers import Config
 
-from sqlalchemy import JSON, bindparam, delete, func, select, text
-
-from services.reporting import projections
-from services.reporting.domain import period_bounds
-from services.reporting.kpis import kpi_table
-from services.reporting.models import AssignmentFact, CallbackFact, EventLog, TicketFact, metadata
-from services.reporting.schemas import KpiQuerySchema
-from shared.database import Database, translate_db_errors
-from shared.errors import load_or_invalid
-from shared.events import Event, load_envelope, utcnow
+from services.reporting.entrypoints.assessment import AssessmentEntrypoints
+from services.reporting.entrypoints.events import EventEntrypoints
+from services.reporting.entrypoints.hotspots import HotspotEntrypoints
+from services.reporting.entrypoints.kpis import KpiEntrypoints
+from services.reporting.entrypoints.reports import ReportEntrypoints
+from services.reporting.models import metadata
+from shared.database import Database
 from shared.logs import LogContext
-from shared.messaging import event_handler
 from shared.operations import Operations
-from shared.rpc import rpc
-from shared.types import UtcDateTime
-
-# Plain SQL (SQLite ≥ 3.35 and PostgreSQL alike): SQLAlchemy recompiles ON CONFLICT constructs
-# on every execution, and this runs for every event of the system.
-_APPEND = text(
-    "INSERT INTO event_log (event_id, type, version, producer, ticket_no, sequence, "
-    "occurred_at, received_at, envelope) VALUES (:event_id, :type, :version, :producer, "
-    ":ticket_no, :sequence, :occurred_at, :received_at, :envelope) "
-    "ON CONFLICT (event_id) DO NOTHING RETURNING id"
-).bindparams(bindparam("occurred_at", type_=UtcDateTime()),
-             bindparam("received_at", type_=UtcDateTime()), bindparam("envelope", type_=JSON()))
 
 
-class ReportingService(Operations):
+class ReportingService(EventEntrypoints, KpiEntrypoints, AssessmentEntrypoints,
+                       ReportEntrypoints, HotspotEntrypoints, Operations):
     name = "reporting"
 
     db = Database(metadata)
+    settings = Config()
     log_context = LogContext()
-
-    @event_handler("#")
-    def on_any_event(self, event: Event) -> None:
-        """Append every event to the log once, and project it.
-
-        The log's unique ``event_id`` is this consumer's inbox: a redelivered event inserts
-        nothing and is skipped, in the same transaction as the projection.
-        """
-        appended = self.db.session.execute(_APPEND, {
-            "event_id": event.event_id, "type": event.type, "version": event.version,
-            "producer": event.producer, "ticket_no": event.ticket_no,
-            "sequence": event.sequence, "occurred_at": event.occurred_at,
-            "received_at": utcnow(), "envelope": event.raw}).first()
-        if appended is None:
-            return
-        projections.apply(self.db.session, event)
-        self.db.commit()
-
-    @rpc
-    @translate_db_errors
-    def kpis(self, query: dict[str, Any]) -> dict[str, Any]:
-        q = load_or_invalid(KpiQuerySchema(), query)
-        start, end = period_bounds(q["from_"], q["to"])
-        rows = kpi_table(self.db.session, start, end, q["group_by"], utcnow())
-        return {"from": q["from_"].isoformat(), "to": q["to"].isoformat(),
-                "group_by": q["group_by"], "rows": rows}
-
-    @rpc
-    @translate_db_errors
-    def rebuild(self) -> dict[str, int]:
-        """Drop the read models and replay the whole event log into them."""
-        session = self.db.session
-        for model in (TicketFact, AssignmentFact, CallbackFact):
-            session.execute(delete(model))
-        n = 0
-        last_id = 0
-        while True:
-            batch = list(session.scalars(select(EventLog).where(EventLog.id > last_id)
-                                         .order_by(EventLog.id).limit(1000)))
-            if not batch:
-                break
-            n += projections.project_all(session, (load_envelope(r.envelope) for r in batch))
-            last_id = batch[-1].id
-        self.db.commit()
-        return {"events_replayed": n}
-
-    @rpc
-    @translate_db_errors
-    def event_counts(self) -> dict[str, int]:
-        rows = self.db.session.execute(select(EventLog.type, func.count()).group_by(EventLog.type))
-        return {t: n for t, n in rows}
-

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -179,6 +179,27 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "at": AT, "last_error": "HTTP 503"},
     "delivery.replayed": {
         "delivery_id": 9, "department_code": "CG", "at": AT, "actor": "admin"},
+    # -- Step 5: reporting's assessment, reports and hotspot alerts --
+    "report.published": {
+        "report_id": 4, "kind": "month", "period_start": date(2026, 11, 1),
+        "period_end": date(2026, 11, 30), "title": "2026年11月工单办理情况通报",
+        "published_at": AT, "actor": "sup"},
+    "assessment.published": {
+        "assessment_id": 7, "department_code": "CG", "year": 2027, "quarter": 1,
+        "revision": 1, "score": 96.5, "rules_version": "004-2011.1", "published_at": AT,
+        "actor": "sup", "correction_of": None},
+    "assessment.objection_submitted": {
+        "objection_id": 3, "assessment_id": 7, "department_code": "CG", "at": AT, "due": AT,
+        "actor": "cg-user"},
+    "assessment.objection_decided": {
+        "objection_id": 3, "assessment_id": 7, "department_code": "CG", "upheld": True,
+        "at": AT, "actor": "sup", "late": False, "correction_id": 8},
+    "assessment.objection_overdue": {
+        "objection_id": 3, "assessment_id": 7, "department_code": "CG", "due": AT, "at": AT},
+    "hotspot.spike_detected": {
+        "alert_id": 2, "category": "complaint", "territory_code": "310101",
+        "terms": ["停水"], "calls": 12, "ticket_nos": ["20261123000001"],
+        "window_start": AT, "window_end": AT, "at": AT},
 }
 
 # A required datetime field of each type that carries one (for the naive-datetime check).
@@ -205,6 +226,9 @@ DATETIME_FIELD = {
     "assignment.return_withdrawn": "at",
     "ticket.recalled": "at", "assignment.progress_noted": "at", "delivery.delivered": "at",
     "delivery.dead_lettered": "created_at", "delivery.replayed": "at",
+    "report.published": "published_at", "assessment.published": "published_at",
+    "assessment.objection_submitted": "due", "assessment.objection_decided": "at",
+    "assessment.objection_overdue": "due", "hotspot.spike_detected": "window_start",
 }
 
 

@@ -1,0 +1,1 @@
+"""Reporting's entrypoints, one mixin per concept (assembled in ``services/reporting/service.py``)."""
