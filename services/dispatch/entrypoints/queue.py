@@ -1,6 +1,7 @@
-"""待派单 / 预审: the orders waiting for a dispatcher, the knowledge base's suggestion
-(派单辅助) for one the catalogue did not match, dispatch by a dispatcher (accept or override the
-suggestion, or name the departments), and each round's decision history."""
+"""待派单 / 预审: the orders waiting for a dispatcher; the knowledge base's suggestion (派单辅助)
+for one waiting without the catalogue's (dispatched to it at once with ``DISPATCH_KB_AUTO`` and
+a clear top); dispatch by a dispatcher (accept or override the suggestion, or name the
+departments); and each round's decision history."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""退单: a department asked to give its assignment back; supervision's center decides
-(``assignment.return_*``, supervision's facts). An approved return gives the order back to the
-dispatchers (待派单)."""
+"""退单, as supervision reports it (``assignment.return_requested``, ``_decided``,
+``_withdrawn``): while the center decides, the assignment can be neither signed nor replied; an
+approved return gives the order back to the dispatchers (待派单); the lead's reply withdraws a
+pending return, or voids an approval it crossed."""
 
 from __future__ import annotations
 
