@@ -35,14 +35,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import String, and_, bindparam, func, select, text
+from sqlalchemy.orm import Session
 
 from services.reporting.models import HotspotAlert, LinkFact, TicketFact, TicketTerm
 from services.reporting.periods import day_number
 from shared.business_time import business_day
 from shared.events import Event
 from shared.segmentation import DEFAULT_MIN_FREQ, shared_tokenizer
+from shared.types import UtcDateTime
 from shared.vocabulary import CATEGORIES
 
 # -- configuration -------------------------------------------------------------------------------
@@ -106,9 +107,14 @@ STOP_WORDS: frozenset[str] = frozenset("""
 _SKIP = re.compile(r"^[\W_\d]+$", re.UNICODE)  # punctuation, space, digits
 
 
+_loaded: list[Any] = []
+
+
 def _tokenizer() -> Any:
     """The process's one tokenizer for reporting's words (loaded on first use, ≈0.5 s)."""
-    return shared_tokenizer(DOMAIN_WORDS, DEFAULT_MIN_FREQ)
+    if not _loaded:
+        _loaded.append(shared_tokenizer(DOMAIN_WORDS, DEFAULT_MIN_FREQ))
+    return _loaded[0]
 
 
 def keep(token: str) -> bool:
@@ -158,12 +164,13 @@ def store_terms(session: Session, ticket_no: str, title: str | None, at: datetim
                 category: str | None, territory_code: str | None) -> list[str]:
     """Replace the order's keywords (a redelivered registration writes the same rows)."""
     terms = keywords(title)
-    session.execute(delete(TicketTerm).where(TicketTerm.ticket_no == ticket_no))
+    session.execute(_DELETE_TERMS, {"ticket_no": ticket_no})
     day = day_number(business_day(at))
-    session.add_all(TicketTerm(ticket_no=ticket_no, term=t, position=i, at=at, day=day,
-                               category=category, territory_code=territory_code)
-                    for i, t in enumerate(terms))
-    session.flush()
+    if terms:
+        session.execute(_INSERT_TERM, [
+            {"ticket_no": ticket_no, "term": t, "position": i, "at": at, "day": day,
+             "category": category, "territory_code": territory_code}
+            for i, t in enumerate(terms)])
     return terms
 
 
@@ -174,13 +181,13 @@ class Matter:
     """One matter in one place: (territory, the title's leading keywords, category)."""
 
     territory_code: str
-    category: str | None
+    category: str
     terms: tuple[str, ...]
 
     @property
     def key(self) -> str:
         """A short stable identifier (the prefix of its alerts' ``matter_key``)."""
-        raw = "|".join((self.territory_code, self.category or "", "+".join(self.terms)))
+        raw = "|".join((self.territory_code, self.category, "+".join(self.terms)))
         return hashlib.sha1(raw.encode()).hexdigest()[:16]
 
     def alert_key(self, raised_at: datetime) -> str:
@@ -188,46 +195,55 @@ class Matter:
 
 
 def matter_of(session: Session, ticket_no: str) -> Matter | None:
-    """The order's matter; None for an order without keywords, place or registration (and so
-    for every 涉密 order)."""
-    rows = session.execute(select(TicketTerm.term, TicketTerm.territory_code,
-                                  TicketTerm.category)
-                           .where(TicketTerm.ticket_no == ticket_no,
-                                  TicketTerm.position < MATTER_TERMS)
-                           .order_by(TicketTerm.position)).all()
-    if not rows or not rows[0].territory_code:
+    """The order's matter; None for an order without keywords, place or category (and so for
+    every 涉密 order, which has no keywords)."""
+    rows = session.execute(_MATTER_OF, {"ticket_no": ticket_no}).all()
+    if not rows or not rows[0].territory_code or not rows[0].category:
         return None
     return Matter(rows[0].territory_code, rows[0].category, tuple(r.term for r in rows))
 
 
-def _matter_orders(matter: Matter) -> Any:
-    """``(first, second)`` aliases of ticket_term and the condition that the order is of
-    ``matter`` (the same place, category and leading keywords — exactly)."""
-    first, second = aliased(TicketTerm), aliased(TicketTerm)
-    cond = [first.position == 0, first.term == matter.terms[0],
-            first.territory_code == matter.territory_code,
-            first.category.is_(None) if matter.category is None
-            else first.category == matter.category]
-    if len(matter.terms) > 1:
-        cond.append(second.term == matter.terms[1])
-    else:
-        cond.append(second.term.is_(None))
-    join = and_(second.ticket_no == first.ticket_no, second.position == 1)
-    return first, second, join, and_(*cond)
+def _matter_sql(linked: bool, two_terms: bool) -> Any:
+    """The calls of one matter in (lo, hi]: registrations, or repeat calls linked to its
+    orders. Plain SQL, compiled once (this runs at every call the consumer receives)."""
+    at = "l.linked_at" if linked else "f.at"
+    source = "link_fact l JOIN ticket_term f ON f.ticket_no = l.ticket_no" if linked else (
+        "ticket_term f")
+    second = "s.term = :t2" if two_terms else "s.term IS NULL"
+    return text(
+        f"SELECT {at} AS at, f.ticket_no AS ticket_no FROM {source} "
+        "LEFT JOIN ticket_term s ON s.ticket_no = f.ticket_no AND s.position = 1 "
+        "WHERE f.position = 0 AND f.term = :t1 AND f.territory_code = :territory "
+        f"AND f.category = :category AND {second} AND {at} > :lo AND {at} <= :hi"
+    ).bindparams(bindparam("lo", type_=UtcDateTime()), bindparam("hi", type_=UtcDateTime())
+                 ).columns(at=UtcDateTime(), ticket_no=String())
+
+
+_MATTER_CALLS = {(linked, two): _matter_sql(linked, two)
+                 for linked in (False, True) for two in (False, True)}
+_DELETE_TERMS = text("DELETE FROM ticket_term WHERE ticket_no = :ticket_no")
+_INSERT_TERM = text(
+    "INSERT INTO ticket_term (ticket_no, term, position, at, day, category, territory_code) "
+    "VALUES (:ticket_no, :term, :position, :at, :day, :category, :territory_code)"
+).bindparams(bindparam("at", type_=UtcDateTime()))
+_MATTER_OF = text(
+    "SELECT term, territory_code, category FROM ticket_term WHERE ticket_no = :ticket_no "
+    f"AND position < {MATTER_TERMS} ORDER BY position")
+_RAISED = text(
+    "SELECT raised_at FROM hotspot_alert WHERE raised_at > :lo AND raised_at < :hi "
+    "AND matter_key LIKE :prefix"
+).bindparams(bindparam("lo", type_=UtcDateTime()), bindparam("hi", type_=UtcDateTime())
+             ).columns(raised_at=UtcDateTime())
 
 
 def matter_calls(session: Session, matter: Matter, after: datetime,
                  until: datetime) -> list[tuple[datetime, str]]:
     """Every call of ``matter`` in ``(after, until]``: ``(at, ticket_no)`` in time order."""
-    first, second, join, cond = _matter_orders(matter)
-    registered = (select(first.at, first.ticket_no).outerjoin(second, join)
-                  .where(cond, first.at > after, first.at <= until))
-    first, second, join, cond = _matter_orders(matter)
-    linked = (select(LinkFact.linked_at, LinkFact.ticket_no)
-              .join(first, first.ticket_no == LinkFact.ticket_no).outerjoin(second, join)
-              .where(cond, LinkFact.linked_at > after, LinkFact.linked_at <= until))
-    calls = [(at, no) for at, no in session.execute(registered)]
-    calls += [(at, no) for at, no in session.execute(linked)]
+    params = {"t1": matter.terms[0], "t2": matter.terms[-1], "territory": matter.territory_code,
+              "category": matter.category, "lo": after, "hi": until}
+    two = len(matter.terms) > 1
+    calls = [(r.at, r.ticket_no) for linked in (False, True)
+             for r in session.execute(_MATTER_CALLS[(linked, two)], params)]
     return sorted(calls)
 
 
@@ -267,15 +283,14 @@ def detect(calls: Sequence[tuple[datetime, str]], since: datetime,
 def check_spikes(session: Session, ticket_no: str, at: datetime, rule: SpikeRule,
                  emit: Emit | None) -> list[HotspotAlert]:
     """Record (and, live, announce) the spikes the call at ``at`` to ``ticket_no`` completes."""
+    session.flush()  # the facts this event added (its link_fact row) are read by plain SQL
     matter = matter_of(session, ticket_no)
     if matter is None:
         return []
     w = rule.window
     calls = matter_calls(session, matter, at - w, at + w)
-    raised = list(session.scalars(
-        select(HotspotAlert.raised_at).where(HotspotAlert.raised_at > at - 2 * w,
-                                             HotspotAlert.raised_at < at + 2 * w,
-                                             HotspotAlert.matter_key.startswith(matter.key + "@"))))
+    raised = [r.raised_at for r in session.execute(
+        _RAISED, {"lo": at - 2 * w, "hi": at + 2 * w, "prefix": matter.key + "@%"})]
     made: list[HotspotAlert] = []
     for spike in detect(calls, at, raised, rule):
         key = matter.alert_key(spike.at)
