@@ -349,18 +349,23 @@ class Report(Base):
 # -- hotspots 热点 (hotspots.py) -------------------------------------------------------------------
 
 class TicketTerm(Base):
-    """The keywords of an order's title, for hotspots (not kept for 涉密 orders)."""
+    """The keywords of an order's title, for hotspots (not kept for 涉密 orders).
+
+    ``position`` is the keyword's rank in the title (0 = first): the one or two leading
+    keywords name the order's matter for spike detection (``ix_ticket_term_matter``)."""
 
     __tablename__ = "ticket_term"
 
     ticket_no: Mapped[str] = mapped_column(String(20), primary_key=True)
     term: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     day: Mapped[int] = mapped_column(Integer)  # YYYYMMDD, as kpi_cube
     category: Mapped[str | None] = mapped_column(String(20))
     territory_code: Mapped[str | None] = mapped_column(String(32))
 
-    __table_args__ = (Index("ix_ticket_term_day", "day", "term"),)
+    __table_args__ = (Index("ix_ticket_term_day", "day", "term"),
+                      Index("ix_ticket_term_matter", "term", "territory_code", "category", "at"))
 
 
 class HotspotAlert(Base):

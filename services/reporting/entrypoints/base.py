@@ -19,6 +19,12 @@ class ReportingBase:
     """The helpers several areas use; the dependencies are the service class's."""
 
     db: Any
+    settings: Any
+
+    def _spike_rule(self) -> Any:
+        """突发热点's threshold from the config's ``HOTSPOTS`` block (hotspots.SpikeRule)."""
+        from services.reporting.hotspots import SpikeRule
+        return SpikeRule.from_settings(self.settings)
 
     @staticmethod
     def _own_department(viewer: dict[str, Any] | None) -> str | None:

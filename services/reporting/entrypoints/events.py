@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, bindparam, delete, func, select, text
 
-from services.reporting import projections
+from services.reporting import hotspots, projections
 from services.reporting.entrypoints.base import ReportingBase
 from services.reporting.models import (
     AssignmentFact,
@@ -15,6 +15,7 @@ from services.reporting.models import (
     ReturnFact,
     SupervisionFact,
     TicketFact,
+    TicketTerm,
     UrgeFact,
 )
 from shared.database import translate_db_errors
@@ -35,7 +36,7 @@ _APPEND = text(
 
 # every table built only from events: emptied and refilled by ``rebuild``
 FACT_TABLES = (TicketFact, AssignmentFact, CallbackFact, ReturnFact, UrgeFact, SupervisionFact,
-               LinkFact, InstructionUnitFact)
+               LinkFact, InstructionUnitFact, TicketTerm)
 
 
 class EventEntrypoints(ReportingBase):
@@ -54,6 +55,7 @@ class EventEntrypoints(ReportingBase):
         if appended is None:
             return
         projections.apply(self.db.session, event)
+        hotspots.on_event(self.db.session, event, self._spike_rule(), self.db.emit)
         self.db.commit()
 
     @rpc
@@ -61,6 +63,7 @@ class EventEntrypoints(ReportingBase):
     def rebuild(self) -> dict[str, int]:
         """Drop the facts and replay the whole event log into them."""
         session = self.db.session
+        rule = self._spike_rule()
         for model in FACT_TABLES:
             session.execute(delete(model))
         n = 0
@@ -70,7 +73,11 @@ class EventEntrypoints(ReportingBase):
                                          .order_by(EventLog.id).limit(1000)))
             if not batch:
                 break
-            n += projections.project_all(session, (load_envelope(r.envelope) for r in batch))
+            for event in (load_envelope(r.envelope) for r in batch):
+                n += projections.apply(session, event)
+                # as live: each call sees the calls logged before it; alerts already raised
+                # are kept (with their acknowledgement) and none is announced again
+                hotspots.on_event(session, event, rule)
             last_id = batch[-1].id
         self.db.commit()
         return {"events_replayed": n}

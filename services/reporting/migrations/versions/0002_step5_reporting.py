@@ -220,6 +220,7 @@ def upgrade() -> None:
     op.create_table('ticket_term',
     sa.Column('ticket_no', sa.String(length=20), nullable=False),
     sa.Column('term', sa.String(length=40), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('at', shared.types.UtcDateTime(timezone=True), nullable=False),
     sa.Column('day', sa.Integer(), nullable=False),
     sa.Column('category', sa.String(length=20), nullable=True),
@@ -228,6 +229,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('ticket_term', schema=None) as batch_op:
         batch_op.create_index('ix_ticket_term_day', ['day', 'term'], unique=False)
+        batch_op.create_index('ix_ticket_term_matter', ['term', 'territory_code', 'category', 'at'], unique=False)
 
     op.create_table('urge_fact',
     sa.Column('urge_id', sa.Integer(), nullable=False),
@@ -294,6 +296,7 @@ def downgrade() -> None:
     op.drop_table('urge_fact')
     with op.batch_alter_table('ticket_term', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_term_day')
+        batch_op.drop_index('ix_ticket_term_matter')
 
     op.drop_table('ticket_term')
     with op.batch_alter_table('supervision_fact', schema=None) as batch_op:
