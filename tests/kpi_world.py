@@ -161,7 +161,8 @@ class History:
         iid = self.next_id("instruction")
         self.ev("instruction.registered", {
             "instruction_id": iid, "number": f"批-{iid}", "leader_level": "mayor",
-            "kind": "handle", "confidential": False, "registered_at": at,
+            "kind": "handle", "urgent": False, "confidential": False, "received_at": at,
+            "registered_at": at, "actor": "office1", "ticket_nos": [],
             "units": [{"department_code": "CG", "feedback_due": at + timedelta(days=14)}]}, at)
 
 

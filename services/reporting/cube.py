@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, text, union
 from sqlalchemy.orm import Session
 
-from services.reporting import metrics
+from services.reporting import metrics, projections
 from services.reporting.models import (
     AssignmentFact,
     CallbackFact,
@@ -24,6 +24,7 @@ from services.reporting.models import (
     ReturnFact,
     TicketFact,
 )
+from shared.events import Event
 
 _CHUNK = 900  # IN-list size (SQLite's variable limit is generous, but keep statements small)
 
@@ -154,6 +155,17 @@ KPI_EVENTS = frozenset({
     "ticket.overdue", "assignment.extension_decided", "assignment.passed_down",
     "assignment.return_decided", "assignment.return_withdrawn",
 })
+
+
+def project_event(session: Session, event: Event) -> bool:
+    """Apply one event to the facts and the order's change of KPI contributions to the cube
+    (the live path; False if no projection uses the event)."""
+    ticket_no = affected_ticket(event.type, event.ticket_no, event.data)
+    before = contributions_for(session, [ticket_no]) if ticket_no else None
+    applied = projections.apply(session, event)
+    if ticket_no and before is not None:
+        refresh_tickets(session, [ticket_no], before)
+    return applied
 
 
 def affected_ticket(event_type: str, ticket_no: str | None,

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import JSON, bindparam, func, select, text
 
-from services.reporting import cube, projections, replay
+from services.reporting import cube, replay
 from services.reporting.entrypoints.base import ReportingBase
 from services.reporting.models import (
     EventLog,
@@ -45,12 +45,7 @@ class EventEntrypoints(ReportingBase):
             "received_at": utcnow(), "envelope": event.raw}).first()
         if appended is None:
             return
-        session = self.db.session
-        ticket_no = cube.affected_ticket(event.type, event.ticket_no, event.data)
-        before = cube.contributions_for(session, [ticket_no]) if ticket_no else None
-        projections.apply(session, event)
-        if ticket_no and before is not None:
-            cube.refresh_tickets(session, [ticket_no], before)
+        cube.project_event(self.db.session, event)  # the facts, and the order's KPI cube cells
         self.db.commit()
 
     @rpc
