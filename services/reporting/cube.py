@@ -60,6 +60,10 @@ class OrderFacts:
         return metrics.contributions(self.ticket, self.assignments, self.callbacks,
                                      self.returns, self.links)
 
+    def sample_items(self) -> Counter[metrics.CompactKey]:
+        return metrics.sample_items(self.ticket, self.assignments, self.callbacks,
+                                    self.returns, self.links)
+
 
 def _group(by_ticket: dict[str, OrderFacts], rows: Iterable[Any], attr: str) -> None:
     for row in rows:
@@ -129,21 +133,34 @@ def _all_ticket_nos(session: Session) -> list[str]:
     return [r[0] for r in session.execute(q.order_by(text("1")))]
 
 
+_CUBE_INDEXES = ("ix_kpi_cube_a", "ix_kpi_cube_b")
+
+
 def rebuild_cube(session: Session, chunk: int = 5000) -> int:
-    """Empty the cube and recompute it from every order's facts (in ticket-number ranges,
-    bulk inserted). Returns the number of cube rows written."""
+    """Empty the cube and recompute it from every order's facts (read in ticket-number ranges;
+    the orders' sample items are summed before being spread over the dimensions; the rows are
+    inserted in key order with the secondary indexes dropped and built again after). Returns
+    the number of cube rows written."""
     session.flush()
     session.execute(delete(KpiCube))
     nos = _all_ticket_nos(session)
-    total: Counter[metrics.Key] = Counter()
+    items: Counter[metrics.CompactKey] = Counter()
     for i in range(0, len(nos), chunk):
         part = nos[i:i + chunk]
         for facts in _range_facts(session, part[0], part[-1]).values():
-            total.update(facts.contributions())
+            items.update(facts.sample_items())
+    cells = metrics.expand(items)
     rows = [{"metric": k[0], "dimension": k[1], "group_key": k[2], "day_a": k[3],
-             "day_b": k[4], "good": k[5], "n": n} for k, n in total.items() if n]
+             "day_b": k[4], "good": k[5], "n": n} for k, n in sorted(cells.items()) if n]
+    table = cast(Table, KpiCube.__table__)
+    indexes = [ix for ix in table.indexes if ix.name in _CUBE_INDEXES]
+    bind = session.connection()
+    for ix in indexes:
+        ix.drop(bind)
     for i in range(0, len(rows), 10000):
         session.execute(_CUBE_INSERT, rows[i:i + 10000])
+    for ix in indexes:
+        ix.create(bind)
     return len(rows)
 
 
