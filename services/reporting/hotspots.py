@@ -160,6 +160,47 @@ def on_event(session: Session, event: Event, rule: SpikeRule, emit: Emit | None 
         check_spikes(session, event.data["ticket_no"], event.data["linked_at"], rule, emit)
 
 
+CALL_EVENTS = ("ticket.registered", "ticket.linked")
+
+
+def replay_calls(session: Session, rule: SpikeRule,
+                 decode: Callable[[dict[str, Any]], Event], page: int = 5000) -> int:
+    """Rebuild ``ticket_term`` from the event log's calls, in the order they were logged, each
+    call seeing the calls before it as it did live: the same alerts are found; alerts already
+    raised are kept (with their acknowledgement) and none is announced again. Returns the
+    calls replayed. Part of ``replay.replay`` (``hotline reporting rebuild``)."""
+    from sqlalchemy import delete, insert, select
+
+    from services.reporting.models import EventLog, LinkFact, TicketTerm
+
+    session.flush()
+    session.execute(delete(TicketTerm))
+    # a repeat call is seen by the calls logged after it only, as live: the replayed link
+    # facts are set aside and put back one by one as their events come
+    links = LinkFact.__table__
+    held = {r.link_id: dict(r._mapping) for r in session.execute(select(links))}
+    session.execute(delete(LinkFact))
+    log = EventLog.__table__
+    last_id = n = 0
+    try:
+        while True:
+            rows = session.execute(select(log.c.id, log.c.envelope)
+                                   .where(log.c.id > last_id, log.c.type.in_(CALL_EVENTS))
+                                   .order_by(log.c.id).limit(page)).all()
+            if not rows:
+                return n
+            last_id = rows[-1].id
+            for r in rows:
+                event = decode(r.envelope)
+                if event.type == "ticket.linked" and event.data["link_id"] in held:
+                    session.execute(insert(links), [held.pop(event.data["link_id"])])
+                on_event(session, event, rule)
+                n += 1
+    finally:
+        if held:
+            session.execute(insert(links), list(held.values()))
+
+
 def store_terms(session: Session, ticket_no: str, title: str | None, at: datetime,
                 category: str | None, territory_code: str | None) -> list[str]:
     """Replace the order's keywords (a redelivered registration writes the same rows)."""

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, bindparam, delete, func, select, text
+from typing import Any
 
-from services.reporting import hotspots, projections
+from sqlalchemy import JSON, bindparam, func, select, text
+
+from services.reporting import cube, hotspots, replay
 from services.reporting.entrypoints.base import ReportingBase
 from services.reporting.models import (
-    AssignmentFact,
-    CallbackFact,
     EventLog,
-    InstructionUnitFact,
-    LinkFact,
-    ReturnFact,
-    SupervisionFact,
-    TicketFact,
-    TicketTerm,
-    UrgeFact,
 )
 from shared.database import translate_db_errors
-from shared.events import Event, load_envelope, utcnow
+from shared.events import Event, utcnow
 from shared.messaging import event_handler
 from shared.rpc import rpc
 from shared.types import UtcDateTime
@@ -34,9 +27,7 @@ _APPEND = text(
 ).bindparams(bindparam("occurred_at", type_=UtcDateTime()),
              bindparam("received_at", type_=UtcDateTime()), bindparam("envelope", type_=JSON()))
 
-# every table built only from events: emptied and refilled by ``rebuild``
-FACT_TABLES = (TicketFact, AssignmentFact, CallbackFact, ReturnFact, UrgeFact, SupervisionFact,
-               LinkFact, InstructionUnitFact, TicketTerm)
+FACT_TABLES = replay.FACT_TABLES  # every table built only from events
 
 
 class EventEntrypoints(ReportingBase):
@@ -54,33 +45,18 @@ class EventEntrypoints(ReportingBase):
             "received_at": utcnow(), "envelope": event.raw}).first()
         if appended is None:
             return
-        projections.apply(self.db.session, event)
+        cube.project_event(self.db.session, event)  # the facts, and the order's KPI cube cells
         hotspots.on_event(self.db.session, event, self._spike_rule(), self.db.emit)
         self.db.commit()
 
     @rpc
     @translate_db_errors
-    def rebuild(self) -> dict[str, int]:
-        """Drop the facts and replay the whole event log into them."""
-        session = self.db.session
-        rule = self._spike_rule()
-        for model in FACT_TABLES:
-            session.execute(delete(model))
-        n = 0
-        last_id = 0
-        while True:
-            batch = list(session.scalars(select(EventLog).where(EventLog.id > last_id)
-                                         .order_by(EventLog.id).limit(1000)))
-            if not batch:
-                break
-            for event in (load_envelope(r.envelope) for r in batch):
-                n += projections.apply(session, event)
-                # as live: each call sees the calls logged before it; alerts already raised
-                # are kept (with their acknowledgement) and none is announced again
-                hotspots.on_event(session, event, rule)
-            last_id = batch[-1].id
+    def rebuild(self) -> dict[str, Any]:
+        """Drop the facts and the KPI cube and rebuild them by replaying the whole event log
+        (``replay.py``): events replayed, seconds and events/s."""
+        result = replay.replay(self.db.session, spike_rule=self._spike_rule())
         self.db.commit()
-        return {"events_replayed": n}
+        return result
 
     @rpc
     @translate_db_errors
