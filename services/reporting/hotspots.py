@@ -193,12 +193,12 @@ def replay_calls(session: Session, rule: SpikeRule,
             for r in rows:
                 event = decode(r.envelope)
                 if event.type == "ticket.linked" and event.data["link_id"] in held:
-                    session.execute(insert(links), [held.pop(event.data["link_id"])])
+                    session.execute(insert(LinkFact), [held.pop(event.data["link_id"])])
                 on_event(session, event, rule)
                 n += 1
     finally:
         if held:
-            session.execute(insert(links), list(held.values()))
+            session.execute(insert(LinkFact), list(held.values()))
 
 
 def store_terms(session: Session, ticket_no: str, title: str | None, at: datetime,
