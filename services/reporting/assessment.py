@@ -1,8 +1,9 @@
 """Department assessment 部门考核 (DOMAIN.md §5; seed 004 第四篇): the versioned rule set, the
 facts a quarter's result is computed from, and the computation with every point explained.
 
-Plain module: no nameko. :func:`gather` reads reporting's facts with a session; everything
-else is pure.
+Plain module: no nameko. :func:`gather` reads reporting's facts with a session — the rates
+from the KPI engine (``kpis.kpi_report``) and 超期 by ``metrics.overdue_day``, so the assessment
+never defines a KPI a second time; everything else is pure.
 
 The score: ``base`` (100) minus what each base item lost, plus the bonus (加分) capped at
 ``bonus_cap`` (20) in total, plus the deductions (减分, no floor). Every item of the result lists
@@ -18,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -28,9 +29,10 @@ import yaml
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from services.reporting import kpis, metrics
 from services.reporting.domain import Rate
 from services.reporting.models import AssignmentFact, CallbackFact, ReturnFact, TicketFact
-from services.reporting.periods import Period
+from services.reporting.periods import Period, day_number
 
 RULES_DIR = Path(__file__).with_name("assessment_rules")
 KINDS = {"base": "基础分", "bonus": "加分", "deduction": "减分"}
@@ -39,7 +41,6 @@ SOURCES = ("auto", "manual")
 REQUIRED = {"on_time_completion": ("base", "auto"), "satisfaction": ("base", "auto"),
             "valid_complaints": ("base", "manual"), "satisfaction_bonus": ("bonus", "auto"),
             "overdue": ("deduction", "auto"), "rejected_return": ("deduction", "auto")}
-GOOD_SATISFACTION = ("satisfied", "basically_satisfied")  # 满意 + 基本满意
 _CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 _CENT = Decimal("0.01")
 
@@ -349,67 +350,38 @@ def _iso(at: datetime | None) -> str | None:
     return at.astimezone(UTC).isoformat() if at is not None else None
 
 
-def _in_period(at: datetime | None, a: datetime, b: datetime) -> bool:
-    """A deadline belongs to the day it ends: one at 00:00 of the day after the period's last
-    day is still in the period."""
-    return at is not None and a < at <= b
-
-
-def overdue_in(assignments: Iterable[AssignmentFact], a: datetime, b: datetime,
-               now: datetime) -> list[OverdueOrder]:
-    """超期件 of the quarter (DOMAIN.md §5: past deadline and not replied, and replied late),
-    each counted once: in the quarter its deadline fell in. An assignment that ended without a
-    reply (approved return, recall, passed down) does not count.
-
-    TODO(step5-kpi): use ``metrics.is_overdue`` / ``overdue_assignments`` when it lands, so 超期
-    is defined once."""
-    out = []
-    for f in assignments:
-        due = f.handle_due
-        if due is None or not _in_period(due, a, b):
-            continue
-        if f.replied_at is None:
-            if f.end_reason is not None or due >= now:
-                continue
-        elif f.replied_at <= due:
-            continue
-        out.append(OverdueOrder(f.ticket_no, f.assignment_id, f.role, due, f.replied_at))
+def overdue_in(assignments: Iterable[AssignmentFact], period: Period) -> list[OverdueOrder]:
+    """超期件 of the quarter exactly as the KPI engine counts them (``metrics.overdue_day``: a
+    lead assignment replied late, or reported breached by supervision and unreplied; counted
+    once, on its deadline day; one that ended by return, recall or passing down does not
+    count)."""
+    first, last = day_number(period.start), day_number(period.end)
+    out = [OverdueOrder(f.ticket_no, f.assignment_id, f.role, f.handle_due, f.replied_at)
+           for f in assignments
+           if f.handle_due is not None and first <= metrics.overdue_day(f) <= last]
     return sorted(out, key=lambda o: (o.due, o.assignment_id))
 
 
-def completion_rate(assignments: Iterable[AssignmentFact], a: datetime, b: datetime,
-                    now: datetime) -> Rate:
-    """按时办结率 (DOMAIN.md §5): lead assignments replied by their (extended) deadline ÷ lead
-    assignments replied or overdue in the period. TODO(step5-kpi): ``kpis.kpi_report``."""
-    good = total = 0
-    for f in assignments:
-        if f.role != "lead" or f.handle_due is None:
-            continue
-        replied_in = f.replied_at is not None and a <= f.replied_at < b
-        overdue = (_in_period(f.handle_due, a, b) and f.handle_due < now and f.end_reason is None
-                   and (f.replied_at is None or f.replied_at > f.handle_due))
-        if replied_in or overdue:
-            total += 1
-            good += bool(f.replied_at is not None and f.replied_at <= f.handle_due)
-    return Rate(good, total)
+def _rate(row: Mapping[str, Any] | None, name: str) -> Rate:
+    r = (row or {}).get(name) or {}
+    return Rate(int(r.get("numerator") or 0), int(r.get("sample") or 0))
 
 
 def gather(session: Session, department: str, year: int, quarter: int, period: Period,
            now: datetime, entries: Sequence[ManualEntry]) -> QuarterFacts:
-    """The department's facts for the quarter (``entries``: its manual items, not revoked)."""
+    """The department's facts for the quarter (``entries``: its manual items, not revoked):
+    按时办结率 and 满意率 from the KPI engine's report (``kpis.kpi_report``), and the orders
+    behind the overdue and rejected-return counts from the facts, by the same definitions."""
+    report = kpis.kpi_report(session, period.start, period.end, "department", now,
+                             department=department)
+    row = next((r for r in report["rows"] if r["group"] == department), None)
     a, b = period.bounds()
     af = AssignmentFact
-    assignments = list(session.scalars(select(af).where(
-        af.department_code == department,
-        or_(and_(af.handle_due > a, af.handle_due <= b), and_(af.replied_at >= a,
-                                                             af.replied_at < b)))))
-    rows = session.execute(
-        select(CallbackFact.satisfaction).join(
-            TicketFact, TicketFact.ticket_no == CallbackFact.ticket_no).where(
-            TicketFact.lead_department == department, CallbackFact.reached.is_(True),
-            CallbackFact.satisfaction.is_not(None), CallbackFact.at >= a, CallbackFact.at < b))
-    ratings = [r for (r,) in rows]
-    satisfaction = Rate(sum(r in GOOD_SATISFACTION for r in ratings), len(ratings))
+    # deadlines a day either side: the KPI engine places them by business day
+    slack = timedelta(days=1)
+    assignments = session.scalars(select(af).where(
+        af.department_code == department, af.role == "lead",
+        af.handle_due >= a - slack, af.handle_due < b + slack))
     returns = [RejectedReturn(r.ticket_no, r.assignment_id, r.return_id, r.reason_code,
                               r.requested_at, r.decided_at)
                for r in session.scalars(select(ReturnFact).where(
@@ -418,9 +390,10 @@ def gather(session: Session, department: str, year: int, quarter: int, period: P
                    .order_by(ReturnFact.decided_at, ReturnFact.return_id))
                if r.decided_at is not None]
     return QuarterFacts(department_code=department, year=year, quarter=quarter, period=period,
-                        completion=completion_rate(assignments, a, b, now),
-                        satisfaction=satisfaction, overdue=overdue_in(assignments, a, b, now),
-                        rejected_returns=returns, entries=list(entries))
+                        completion=_rate(row, "on_time_completion"),
+                        satisfaction=_rate(row, "satisfaction"),
+                        overdue=overdue_in(assignments, period), rejected_returns=returns,
+                        entries=list(entries))
 
 
 def departments_with_facts(session: Session, period: Period) -> set[str]:

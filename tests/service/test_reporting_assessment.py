@@ -68,7 +68,8 @@ class Orders:
         self.n = 0
 
     def order(self, dept: str, *, due: datetime | None = None, replied: datetime | None = None,
-              rating: str | None = None, rated_at: datetime | None = None) -> tuple[str, int]:
+              rating: str | None = None, rated_at: datetime | None = None,
+              breached: bool = False) -> tuple[str, int]:
         self.n += 1
         no = f"202610{self.n:08d}"
         aid = 1000 + self.n
@@ -85,6 +86,11 @@ class Orders:
                                    ticket_no=no, department_code=dept, role="lead",
                                    started_at=start, sign_due=start + timedelta(hours=2),
                                    handle_due=due, policy="p"))
+        if breached:  # supervision's sweep reports the deadline passed without a reply
+            assert due is not None
+            self.w.on_any_event(ev("ticket.overdue", no, ticket_no=no, assignment_id=aid,
+                                   department_code=dept, clock="handle", due=due,
+                                   at=due + timedelta(minutes=1)))
         if replied is not None:
             self.w.on_any_event(ev("assignment.replied", no, assignment_id=aid, ticket_no=no,
                                    department_code=dept, replied_at=replied, actor="u",
@@ -114,7 +120,7 @@ def known_quarter(worker: Worker) -> dict[str, Any]:
         nos.append(o.order("chengguan", due=at(10, 15), replied=at(10, 10),
                            rating="basically_satisfied" if i % 2 else "satisfied"))
     late = o.order("chengguan", due=at(10, 15), replied=at(10, 18), rating="unsatisfied")
-    never = o.order("chengguan", due=at(11, 3), rating="satisfied")
+    never = o.order("chengguan", due=at(11, 3), rating="satisfied", breached=True)
     nos.append(late)
     nos.append(never)
     for i, (no, aid) in enumerate(nos[:4]):
@@ -178,6 +184,12 @@ def test_a_quarter_with_known_points(worker: Worker, db: Any, monkeypatch: Any) 
     assert overdue["points"] == -4.0
     assert [x["ticket_no"] for x in overdue["orders"]] == [facts["late"][0], facts["never"][0]]
     assert all(x["due"] for x in overdue["orders"])
+    # the same 超期件 and 无正当理由退件 as the KPI report (defined once, in metrics.py)
+    kpi = next(r for r in worker.kpis({"period": Q, "group_by": "department"})["rows"]
+               if r["group"] == "chengguan")
+    assert (kpi["overdue"], kpi["rejected_returns"]) == (2, 4)
+    assert kpi["on_time_completion"] == completion["measure"]
+    assert kpi["satisfaction"] == sat["measure"]
     returns = item(snap, "rejected_return")
     assert returns["points"] == -0.4 and len(returns["orders"]) == 4
     assert {"ticket_no", "assignment_id", "return_id", "decided_at"} <= set(returns["orders"][0])
