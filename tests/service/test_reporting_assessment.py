@@ -406,3 +406,20 @@ def test_an_upheld_objection_publishes_a_correction_and_keeps_history(
         worker.submit_assessment_objection(cg, OBJECTION, CHENGGUAN)
     second = worker.submit_assessment_objection(corrected["id"], OBJECTION, CHENGGUAN)
     assert second["assessment_id"] == corrected["id"]
+
+
+def test_the_service_starts_with_its_calendar_and_sweep(make_config: Any, migrated: Any,
+                                                        container_factory: Any) -> None:
+    """A real container: the calendar (with a configured override) and the sweep's timer are
+    set up from the configuration; the rules load."""
+    config = make_config(CALENDAR_OVERRIDES={"2026-12-08": False}, SWEEP_INTERVAL_SECONDS=3600)
+    container = container_factory(ReportingService, config)
+    container.start()
+    from nameko.testing.services import entrypoint_hook
+
+    with entrypoint_hook(container, "assessment_rules") as rules:
+        assert rules()["rule_sets"][0]["version"] == "004-2011"
+    with entrypoint_hook(container, "sweep_assessment_objections") as sweep:
+        assert sweep() == 0
+    calendar = next(d for d in container.dependencies if d.attr_name == "calendar").calendar
+    assert not calendar.is_workday(datetime(2026, 12, 8).date())

@@ -111,13 +111,21 @@ class AssessmentEntrypoints(ReportingBase):
         self.db.session.add(ReportingAudit(at=utcnow(), actor=str(who["name"]), action=action,
                                            subject=subject, detail=detail))
 
-    def _rows(self, department: str, year: int, q: int) -> list[Assessment]:
-        return list(self.db.session.scalars(select(Assessment).where(
+    def _rows(self, department: str, year: int, q: int, *, lock: bool = False
+              ) -> list[Assessment]:
+        """The department's revisions of the quarter (``lock``: locked to the end of the
+        transaction and re-read, so two publications of one quarter take turns and the second
+        sees the first's)."""
+        stmt = select(Assessment).where(
             Assessment.department_code == department, Assessment.year == year,
-            Assessment.quarter == q).order_by(Assessment.revision)))
+            Assessment.quarter == q).order_by(Assessment.revision)
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return list(self.db.session.scalars(stmt))
 
-    def _is_published(self, department: str, year: int, q: int) -> bool:
-        return any(r.status in ("published", "superseded") for r in self._rows(department, year, q))
+    def _is_published(self, department: str, year: int, q: int, *, lock: bool = False) -> bool:
+        return any(r.status in ("published", "superseded")
+                   for r in self._rows(department, year, q, lock=lock))
 
     def _entries(self, department: str, year: int, q: int) -> list[ManualEntry]:
         items = self.db.session.scalars(select(AssessmentItem).where(
@@ -276,7 +284,7 @@ class AssessmentEntrypoints(ReportingBase):
         now = utcnow()
         computed, skipped = [], []
         for department in self._departments(form):
-            if self._is_published(department, year, n):
+            if self._is_published(department, year, n, lock=True):
                 if form["department_code"]:
                     raise Conflict(f"{department} {_key(year, n)} 考核结果已发布，不能重新计算 "
                                    "already published", {"action": "compute",
@@ -307,7 +315,7 @@ class AssessmentEntrypoints(ReportingBase):
                            {"action": "publish", "state": "open", "ends": period.end.isoformat()})
         published, skipped = [], []
         for department in self._departments(form):
-            if self._is_published(department, year, n):
+            if self._is_published(department, year, n, lock=True):
                 if form["department_code"]:
                     raise Conflict(f"{department} {_key(year, n)} 考核结果已发布 already "
                                    "published", {"action": "publish", "state": "published"})
@@ -395,7 +403,7 @@ class AssessmentEntrypoints(ReportingBase):
         return item
 
     def _refuse_if_published(self, department: str, year: int, n: int, action: str) -> None:
-        if self._is_published(department, year, n):
+        if self._is_published(department, year, n, lock=True):
             raise Conflict(f"{department} {_key(year, n)} 考核结果已发布，考核项不能再修改；"
                            "如有错误请通过异议更正 the result is published: items change only "
                            "through an upheld objection",
