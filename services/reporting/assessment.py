@@ -508,7 +508,10 @@ def compute(rules: RuleSet, facts: QuarterFacts, computed_at: datetime) -> dict[
     complaints = _entries_of(facts, r.code)
     lost, explained = _complaints(r, complaints)
     n = sum(e.count for e in complaints)
-    base_lost += item(r, lost, f"有效投诉 {n} 件" if n else "无有效投诉", entries=explained)
+    p = r.params
+    base_lost += item(r, lost, (
+        f"有效投诉 {n} 件：每件减 {p['each']} 分，第 {p['nth']} 件起每件减 {p['each_from_nth']} 分，"
+        f"此项得 {_f(r.points + lost):g} 分" if n else "无有效投诉"), entries=explained)
 
     # automatic deductions
     r = rules.rule("overdue")
