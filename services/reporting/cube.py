@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, text, union
+from sqlalchemy import Table, delete, insert, select, text, union
 from sqlalchemy.orm import Session
 
-from services.reporting import metrics
+from services.reporting import metrics, projections
 from services.reporting.models import (
     AssignmentFact,
     CallbackFact,
@@ -24,6 +24,7 @@ from services.reporting.models import (
     ReturnFact,
     TicketFact,
 )
+from shared.events import Event
 
 _CHUNK = 900  # IN-list size (SQLite's variable limit is generous, but keep statements small)
 
@@ -32,6 +33,8 @@ _UPSERT = text(
     "VALUES (:metric, :dimension, :group_key, :day_a, :day_b, :good, :n) "
     "ON CONFLICT (metric, dimension, group_key, day_a, day_b, good) "
     "DO UPDATE SET n = kpi_cube.n + excluded.n")
+
+_CUBE_INSERT = insert(cast(Table, KpiCube.__table__))  # Core executemany, not the ORM bulk path
 
 _FACT_TABLES = (AssignmentFact, CallbackFact, ReturnFact, LinkFact)
 
@@ -140,7 +143,7 @@ def rebuild_cube(session: Session, chunk: int = 5000) -> int:
     rows = [{"metric": k[0], "dimension": k[1], "group_key": k[2], "day_a": k[3],
              "day_b": k[4], "good": k[5], "n": n} for k, n in total.items() if n]
     for i in range(0, len(rows), 10000):
-        session.execute(insert(KpiCube), rows[i:i + 10000])
+        session.execute(_CUBE_INSERT, rows[i:i + 10000])
     return len(rows)
 
 
@@ -152,6 +155,17 @@ KPI_EVENTS = frozenset({
     "ticket.overdue", "assignment.extension_decided", "assignment.passed_down",
     "assignment.return_decided", "assignment.return_withdrawn",
 })
+
+
+def project_event(session: Session, event: Event) -> bool:
+    """Apply one event to the facts and the order's change of KPI contributions to the cube
+    (the live path; False if no projection uses the event)."""
+    ticket_no = affected_ticket(event.type, event.ticket_no, event.data)
+    before = contributions_for(session, [ticket_no]) if ticket_no else None
+    applied = projections.apply(session, event)
+    if ticket_no and before is not None:
+        refresh_tickets(session, [ticket_no], before)
+    return applied
 
 
 def affected_ticket(event_type: str, ticket_no: str | None,
