@@ -40,6 +40,7 @@ from services.gateway.routes.kb_articles import KnowledgeArticleRoutes
 from services.gateway.routes.kb_operations import KnowledgeOperationRoutes
 from services.gateway.routes.kb_routing import KnowledgeRoutingRoutes
 from services.gateway.routes.open311 import Open311Routes
+from services.gateway.routes.reports_assessment import ReportAssessmentRoutes
 from services.gateway.routes.reports_hotspots import ReportHotspotRoutes
 from services.gateway.routes.reports_kpis import ReportKpiRoutes
 from shared.database import Database
@@ -55,7 +56,7 @@ SERVICES = ("intake", "dispatch", "supervision", "knowledge", "reporting")
 
 class GatewayService(EndpointRoutes, Open311Routes, KnowledgeArticleRoutes,
                      KnowledgeOperationRoutes, KnowledgeRoutingRoutes, ReportKpiRoutes,
-                     ReportHotspotRoutes):
+                     ReportHotspotRoutes, ReportAssessmentRoutes):
     name = "gateway"
 
     db = Database(metadata, relay=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from nameko.dependency_providers import Config
 
+from services.reporting.dependencies import Calendar
 from services.reporting.entrypoints.assessment import AssessmentEntrypoints
 from services.reporting.entrypoints.events import EventEntrypoints
 from services.reporting.entrypoints.hotspots import HotspotEntrypoints
@@ -30,3 +31,4 @@ class ReportingService(EventEntrypoints, KpiEntrypoints, AssessmentEntrypoints,
     db = Database(metadata)
     settings = Config()
     log_context = LogContext()
+    calendar = Calendar()  # working days of the assessment objections' clocks
