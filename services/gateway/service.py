@@ -40,6 +40,7 @@ from services.gateway.routes.kb_articles import KnowledgeArticleRoutes
 from services.gateway.routes.kb_operations import KnowledgeOperationRoutes
 from services.gateway.routes.kb_routing import KnowledgeRoutingRoutes
 from services.gateway.routes.open311 import Open311Routes
+from services.gateway.routes.reports_periodic import PeriodicReportRoutes
 from shared.database import Database
 from shared.errors import Conflict, Forbidden, HotlineError, Invalid, NotFound, Unavailable
 from shared.events import utcnow
@@ -52,7 +53,7 @@ SERVICES = ("intake", "dispatch", "supervision", "knowledge", "reporting")
 
 
 class GatewayService(EndpointRoutes, Open311Routes, KnowledgeArticleRoutes,
-                     KnowledgeOperationRoutes, KnowledgeRoutingRoutes):
+                     KnowledgeOperationRoutes, KnowledgeRoutingRoutes, PeriodicReportRoutes):
     name = "gateway"
 
     db = Database(metadata, relay=False)
