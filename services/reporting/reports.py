@@ -9,14 +9,19 @@ same kind and Chinese highlights. Charts (``charts.py``) and exports (``exports.
 rendered from the snapshot alone, so a published report never changes.
 
 Decisions:
-- 三率 composite = Σ weight × rate ÷ Σ weight × 100 (响应率 = 按时签收率, 解决率, 满意率),
-  weights 30/35/35 unless the report says otherwise; a department with any of the three rates
-  unmeasured has no score.
+- 三率 composite: ``metrics.three_rates_score`` (Σ weight × rate ÷ Σ weight × 100; 响应率 =
+  按时签收率, 解决率, 满意率), weights 30/35/35 unless the report says otherwise; a department
+  with any of the three rates unmeasured has no score.
 - Small samples (FixMyStreet's users complained tiny samples skewed statistics): a department
   is ranked only when each of its three rates has at least ``min_sample`` samples (default
   :data:`MIN_SAMPLE` = 10, settable per report). Others are listed with their figures and
   ``ranked: false`` ("样本不足"), never given a place.
 - Ties share a place (1, 2, 2, 4); order within a tie by department code.
+- The overdue orders listed are exactly the 超期件 the figures count (``metrics.overdue_day``:
+  lead assignments whose deadline day is in the period, replied late or reported breached and
+  unreplied); escalated ones are the 督办单 escalated (通报) in the period.
+- Department and territory names: the caller may pass them (``names``, from dispatch); the
+  KPI engine knows codes only. They are kept in the snapshot.
 - 涉密 (confidential) orders and instructions are counted in every figure but their numbers
   are never listed (``confidential`` counts stand in for them).
 - The 批示件汇总 is a cohort: the instruction units registered in the period, with their state
@@ -31,10 +36,11 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.reporting import periods
+from services.reporting import kpis, metrics, periods
+from services.reporting.domain import Rate
 from services.reporting.models import (
     AssignmentFact,
     InstructionUnitFact,
@@ -119,17 +125,11 @@ def report_title(kind: str, period: Period) -> str:
 
 def composite(rates: Mapping[str, Mapping[str, Any]], weights: Mapping[str, float]
               ) -> float | None:
-    """Σ weight × rate ÷ Σ weight, on 0–100; None when any of the three is unmeasured."""
-    total = sum(weights.values())
-    values: dict[str, float] = {}
-    for k in THREE_RATES:
-        v = rates.get(k, {}).get("rate")
-        if v is None:
-            return None
-        values[k] = float(v)
-    if total <= 0:
-        return None
-    return round(sum(weights[k] * values[k] for k in THREE_RATES) / total * 100, 2)
+    """The 三率 composite (``metrics.three_rates_score``) of rates given as ``{"numerator",
+    "sample"}``; None when any of the three is unmeasured."""
+    return metrics.three_rates_score(
+        {k: Rate(int(rates[k]["numerator"]), int(rates[k]["sample"])) for k in THREE_RATES},
+        dict(weights))
 
 
 def _three(row: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -154,8 +154,8 @@ def rank_departments(rows: list[Mapping[str, Any]], weights: Mapping[str, float]
     entries: list[dict[str, Any]] = []
     for row in rows:
         code = row.get("group")
-        if code is None or code == "全部":
-            continue
+        if code in (None, metrics.ALL, metrics.NO_LEAD, metrics.UNKNOWN):
+            continue  # not a department: orders not dispatched yet, or the total
         rates = _three(row)
         score = composite(rates, weights)
         small = [THREE_RATES[k] for k, r in rates.items() if r["sample"] < min_sample]
@@ -186,25 +186,33 @@ def rank_departments(rows: list[Mapping[str, Any]], weights: Mapping[str, float]
 
 # -- orders of the period ------------------------------------------------------------------------
 
-def overdue_orders(session: Session, start: datetime, end: datetime, now: datetime
-                   ) -> dict[str, Any]:
-    """超期件 of the period: lead and co-handling assignments whose (extended) deadline fell in
-    the period and passed without a reply by then, or that were replied late in the period; an
-    assignment that ended by approved return, recall or passing down does not count. Ticket
-    numbers only; 涉密 orders counted, not listed."""
+def overdue_orders(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
+    """超期件 of the period, as the KPI figures count them (``metrics.overdue_day``): lead
+    assignments whose (extended) deadline fell in the period, replied late or reported breached
+    and not replied; one that ended by approved return, recall or passing down does not count.
+    Ticket numbers only; 涉密 orders counted, not listed."""
     a = AssignmentFact
-    due_in = (a.handle_due >= start) & (a.handle_due < end) & (a.handle_due < now) & (
-        a.replied_at.is_(None) | (a.replied_at > a.handle_due))
-    late_in = (a.replied_at >= start) & (a.replied_at < end) & (a.replied_at > a.handle_due)
-    q = (select(a.ticket_no, a.department_code, a.handle_due, a.replied_at,
-                TicketFact.confidential)
+    q = (select(a, TicketFact.confidential)
          .join(TicketFact, TicketFact.ticket_no == a.ticket_no, isouter=True)
-         .where(a.handle_due.is_not(None), a.end_reason.is_(None), or_(due_in, late_in))
+         .where(a.role == "lead", a.end_reason.is_(None), a.handle_due >= start,
+                a.handle_due < end)
          .order_by(a.handle_due, a.ticket_no))
-    return _listing(session.execute(q), lambda r: {
+    rows = [_Overdue(f.ticket_no, f.department_code, f.handle_due, f.replied_at,
+                     bool(confidential))
+            for f, confidential in session.execute(q) if metrics.overdue_day(f)]
+    return _listing(rows, lambda r: {
         "ticket_no": r.ticket_no, "department": r.department_code,
         "due": _iso(r.handle_due), "replied_at": _iso(r.replied_at),
         "state": "逾期办结" if r.replied_at is not None else "超期未办结"})
+
+
+class _Overdue:
+    __slots__ = ("ticket_no", "department_code", "handle_due", "replied_at", "confidential")
+
+    def __init__(self, ticket_no: str, department_code: str | None, handle_due: datetime | None,
+                 replied_at: datetime | None, confidential: bool) -> None:
+        self.ticket_no, self.department_code = ticket_no, department_code
+        self.handle_due, self.replied_at, self.confidential = handle_due, replied_at, confidential
 
 
 def escalated_orders(session: Session, start: datetime, end: datetime) -> dict[str, Any]:
@@ -318,29 +326,35 @@ def instruction_state(f: InstructionUnitFact, now: datetime) -> str:
 
 # -- the snapshot --------------------------------------------------------------------------------
 
-def _default_kpi() -> KpiReport:
-    from services.reporting import kpis
-    fn: KpiReport = getattr(kpis, "kpi_report")  # noqa: B009 (helper kpi's engine)
-    return fn
+Names = Mapping[str, Mapping[str, str]]  # dimension → code → Chinese name
 
 
-def _kpi_figures(session: Session, period: Period, now: datetime, kpi: KpiReport
-                 ) -> dict[str, Any]:
+def _kpi_figures(session: Session, period: Period, now: datetime, kpi: KpiReport,
+                 weights: Mapping[str, float], names: Names) -> dict[str, Any]:
     by: dict[str, list[dict[str, Any]]] = {}
     overall: dict[str, Any] = {}
     for dim in DIMENSIONS:
-        result = kpi(session, period.start, period.end, dim, now)
-        by[dim] = [_clean(r) for r in result["rows"]]
+        result = kpi(session, period.start, period.end, dim, now, weights=dict(weights))
+        rows = [_clean(r) for r in result["rows"]]
+        for r in rows:
+            named = names.get(dim, {}).get(str(r.get("group")))
+            if named:
+                r["group_label"] = named
+        by[dim] = rows
         if dim == "department":
             overall = _clean(result["total"])
     return {"overall": overall, "by": by}
 
 
 def build_snapshot(session: Session, kind: str, period: Period, weights: Mapping[str, float],
-                   now: datetime, min_sample: int = MIN_SAMPLE,
+                   now: datetime, min_sample: int = MIN_SAMPLE, names: Names | None = None,
                    kpi: KpiReport | None = None) -> dict[str, Any]:
-    """Everything the report shows, as JSON-ready data (dates as ISO strings)."""
-    kpi = kpi or _default_kpi()
+    """Everything the report shows, as JSON-ready data (dates as ISO strings). ``names``:
+    Chinese names of departments and territories by code (``{"department": {...},
+    "territory": {...}}``); ``kpi``: the KPI engine (``kpis.kpi_report``)."""
+    kpi = kpi or kpis.kpi_report
+    names = {dim: dict(m) for dim, m in (names or {}).items() if dim in ("department",
+                                                                          "territory")}
     start, end = period.bounds()
     prev = previous_period(period)
     pstart, pend = prev.bounds()
@@ -348,11 +362,11 @@ def build_snapshot(session: Session, kind: str, period: Period, weights: Mapping
         "version": SNAPSHOT_VERSION, "kind": kind, "kind_name": KINDS[kind],
         "title": report_title(kind, period), "period": period.as_dict(),
         "previous_period": prev.as_dict(), "generated_at": _iso(now),
-        "weights": dict(weights), "min_sample": min_sample}
+        "weights": dict(weights), "min_sample": min_sample, "names": names}
     if kind == "instructions":
         current = instruction_summary(session, start, end, now)
         before = instruction_summary(session, pstart, pend, now)
-        labels = _labels(kpi(session, period.start, period.end, "department", now)["rows"])
+        labels = names.get("department", {})
         for row in current["units"]:
             row["label"] = labels.get(row["department"], row["department"])
         snap["instructions"] = current
@@ -360,14 +374,14 @@ def build_snapshot(session: Session, kind: str, period: Period, weights: Mapping
             k: current["total"][k] - before["total"][k] for k in INSTRUCTION_FIGURES}}
         snap["highlights"] = instruction_highlights(snap)
         return snap
-    figures = _kpi_figures(session, period, now, kpi)
-    before = _kpi_figures(session, prev, now, kpi)
+    figures = _kpi_figures(session, period, now, kpi, weights, names)
+    before = _kpi_figures(session, prev, now, kpi, weights, names)
     prev_ranking = {e["department"]: e for e in rank_departments(
         before["by"]["department"], weights, min_sample)}
     snap.update(figures)
     snap["ranking"] = rank_departments(figures["by"]["department"], weights, min_sample,
                                        prev_ranking)
-    snap["overdue"] = overdue_orders(session, start, end, now)
+    snap["overdue"] = overdue_orders(session, start, end)
     snap["escalated"] = escalated_orders(session, start, end)
     snap["daily_intake"] = daily_intake(session, period)
     snap["comparison"] = compare(figures["overall"], before["overall"])
@@ -451,11 +465,6 @@ def instruction_highlights(snap: Mapping[str, Any]) -> list[str]:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-def _labels(rows: list[Mapping[str, Any]]) -> dict[str, str]:
-    return {str(r["group"]): str(r.get("group_label") or r["group"]) for r in rows
-            if r.get("group") is not None}
-
 
 def _clean(value: Any) -> Any:
     """JSON-ready: dates as ISO strings, tuples as lists."""

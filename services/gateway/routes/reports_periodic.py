@@ -68,9 +68,15 @@ def file_response(body: bytes, content_type: str, filename: str, fallback: str,
 
 class PeriodicReportRoutes:
     reporting: Any
+    dispatch: Any
 
     def _authorize(self, request: Any, action: str) -> Principal:  # pragma: no cover - mixin
         raise NotImplementedError
+
+    def _names(self) -> dict[str, dict[str, str]]:
+        """Departments' and territories' Chinese names (dispatch owns them) for the snapshot."""
+        return {"department": {d["code"]: d["name"] for d in self.dispatch.departments()},
+                "territory": {t["code"]: t["name"] for t in self.dispatch.territories()}}
 
     @route("GET", BASE, summary="通报列表 Periodic reports (departments: published ones)",
            action="reports.read", query=LIST_QUERY)
@@ -83,7 +89,7 @@ class PeriodicReportRoutes:
            action="reports.manage", body="PeriodicReport")
     def create_periodic_report(self, request: Any) -> Any:
         who = self._authorize(request, "reports.manage")
-        report = self.reporting.create_report(read_json(request), who.as_actor())
+        report = self.reporting.create_report(read_json(request), who.as_actor(), self._names())
         return 201, report, {"Location": f"{BASE}/{report['id']}"}
 
     @route("GET", BASE + "/<int:report_id>", summary="通报详情 A report and its snapshot",
@@ -97,7 +103,8 @@ class PeriodicReportRoutes:
            body="PeriodicReportEdit")
     def edit_periodic_report(self, request: Any, report_id: int) -> Any:
         who = self._authorize(request, "reports.manage")
-        return self.reporting.update_report(report_id, read_json(request), who.as_actor())
+        return self.reporting.update_report(report_id, read_json(request), who.as_actor(),
+                                            self._names())
 
     @route("DELETE", BASE + "/<int:report_id>", summary="删除通报草稿 Delete a draft "
            "(published: 409)", action="reports.manage")
@@ -110,7 +117,7 @@ class PeriodicReportRoutes:
            "snapshot from the current figures (published: 409)", action="reports.manage")
     def regenerate_periodic_report(self, request: Any, report_id: int) -> Any:
         who = self._authorize(request, "reports.manage")
-        return self.reporting.regenerate_report(report_id, who.as_actor())
+        return self.reporting.regenerate_report(report_id, who.as_actor(), self._names())
 
     @route("POST", BASE + "/<int:report_id>/publish", summary="发布通报 Publish: the snapshot "
            "is frozen and every department can read it", action="reports.manage")

@@ -10,7 +10,9 @@ all. Every change is state-checked in its UPDATE (``WHERE status = 'draft'``), s
 concurrent publish and regenerate cannot both win.
 
 ``actor`` is the caller's name (for the record), ``viewer`` the caller as the gateway
-authenticated it (``{"role", "department_code", "via"}``).
+authenticated it (``{"role", "department_code", "via"}``); ``names`` (optional) the Chinese
+names of departments and territories by code, ``{"department": {code: name}, "territory":
+{...}}`` (dispatch owns them; a rebuilt draft keeps the last ones given).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ class ReportEntrypoints(ReportingBase):
     # -- drafts ----------------------------------------------------------------------------------
     @rpc
     @translate_db_errors
-    def create_report(self, payload: dict[str, Any], actor: str) -> dict[str, Any]:
+    def create_report(self, payload: dict[str, Any], actor: str,
+                      names: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
         """新建通报草稿: ``{"kind", "period", "weights"?, "min_sample"?, "title"?}`` → the
         report with its snapshot. One report per kind and period (409 names the existing one)."""
         form = load_or_invalid(ReportCreateSchema(), payload)
@@ -62,7 +65,7 @@ class ReportEntrypoints(ReportingBase):
         now = utcnow()
         min_sample = form["min_sample"] or reports.MIN_SAMPLE
         snapshot = reports.build_snapshot(session, form["kind"], period, weights, now,
-                                          min_sample)
+                                          min_sample, names)
         snapshot["title"] = (form["title"] or "").strip() or snapshot["title"]
         report = Report(kind=form["kind"], period_start=period.start, period_end=period.end,
                         title=snapshot["title"], status="draft", weights=weights,
@@ -81,17 +84,18 @@ class ReportEntrypoints(ReportingBase):
 
     @rpc
     @translate_db_errors
-    def regenerate_report(self, report_id: int, actor: str) -> dict[str, Any]:
+    def regenerate_report(self, report_id: int, actor: str,
+                          names: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
         """重新生成: rebuild a draft's snapshot from the current facts (409 once published)."""
         report = self._get(report_id, None)
         self._check_draft(report, "regenerate")
         return self._rebuild(report, report.weights, int(report.snapshot.get(
-            "min_sample") or reports.MIN_SAMPLE), report.title, "regenerate")
+            "min_sample") or reports.MIN_SAMPLE), report.title, "regenerate", names)
 
     @rpc
     @translate_db_errors
-    def update_report(self, report_id: int, payload: dict[str, Any], actor: str
-                      ) -> dict[str, Any]:
+    def update_report(self, report_id: int, payload: dict[str, Any], actor: str,
+                      names: dict[str, dict[str, str]] | None = None) -> dict[str, Any]:
         """修改草稿: its title, 三率 weights or minimum sample; the snapshot is rebuilt with
         them (409 once published)."""
         report = self._get(report_id, None)
@@ -107,7 +111,7 @@ class ReportEntrypoints(ReportingBase):
         min_sample = form.get("min_sample") or int(report.snapshot.get("min_sample")
                                                     or reports.MIN_SAMPLE)
         title = (form.get("title") or report.title).strip()
-        return self._rebuild(report, weights, min_sample, title, "edit")
+        return self._rebuild(report, weights, min_sample, title, "edit", names)
 
     @rpc
     @translate_db_errors
@@ -234,10 +238,11 @@ class ReportEntrypoints(ReportingBase):
                                            "report_id": report_id})
 
     def _rebuild(self, report: Report, weights: dict[str, float], min_sample: int, title: str,
-                 action: str) -> dict[str, Any]:
+                 action: str, names: dict[str, dict[str, str]] | None) -> dict[str, Any]:
         period = reports.report_period(report.kind, report.snapshot["period"]["key"])
         snapshot = reports.build_snapshot(self.db.session, report.kind, period, weights,
-                                          utcnow(), min_sample)
+                                          utcnow(), min_sample,
+                                          names or report.snapshot.get("names"))
         snapshot["title"] = title
         done = self.db.session.execute(
             update(Report).where(Report.id == report.id, Report.status == "draft")
