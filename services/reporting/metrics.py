@@ -72,7 +72,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from services.reporting.domain import Rate
@@ -167,7 +168,13 @@ def day(at: datetime | None) -> int:
     """An instant's business day as YYYYMMDD (0 for None)."""
     if at is None:
         return 0
-    d = business_day(at)
+    return _quarter_hour_day(int(at.timestamp()) // 900)
+
+
+@lru_cache(maxsize=65536)
+def _quarter_hour_day(quarter_hour: int) -> int:
+    # time zones change offset on quarter-hour boundaries, so a quarter hour has one local day
+    d = business_day(datetime.fromtimestamp(quarter_hour * 900, UTC))
     return d.year * 10000 + d.month * 100 + d.day
 
 
