@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from services.reporting import kpis, metrics, periods
@@ -195,7 +195,9 @@ def overdue_orders(session: Session, start: datetime, end: datetime) -> dict[str
     q = (select(a, TicketFact.confidential)
          .join(TicketFact, TicketFact.ticket_no == a.ticket_no, isouter=True)
          .where(a.role == "lead", a.end_reason.is_(None), a.handle_due >= start,
-                a.handle_due < end)
+                a.handle_due < end,  # the late ones only, in SQL (the predicate decides)
+                or_(a.replied_at > a.handle_due,
+                    a.replied_at.is_(None) & (a.handle_overdue_at >= a.handle_due)))
          .order_by(a.handle_due, a.ticket_no))
     rows = [_Overdue(f.ticket_no, f.department_code, f.handle_due, f.replied_at,
                      bool(confidential))
