@@ -175,8 +175,10 @@ def _instruction_table(snapshot: Mapping[str, Any], sheet: str) -> Table:
 
 
 def _safe(value: Any) -> Any:
-    """A text cell a spreadsheet would read as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A text cell a spreadsheet would read as a formula gets a leading apostrophe (a lone
+    ``-``, the KPI engine's "unknown" group, is left alone)."""
+    if isinstance(value, str) and len(value) > 1 and value[0] in ("=", "+", "-", "@", "\t",
+                                                                   "\r"):
         return "'" + value
     return value
 

@@ -145,3 +145,16 @@ def test_export_is_served_as_a_file(db: Any) -> None:
         'attachment; filename="report-5.csv"; filename*=UTF-8\'\'2026%E5%B9%B4')
     # the HTTP entrypoint passes a Response through untouched (not wrapped as JSON)
     assert JsonRoute.response_from_result(Mock(), response) is response
+
+
+def test_a_report_does_not_wait_for_dispatch(db: Any) -> None:
+    reporting = Mock()
+    reporting.regenerate_report.return_value = {"id": 2}
+    dispatch = Mock()
+    dispatch.departments.side_effect = RuntimeError("dispatch down")
+    r = Request(EnvironBuilder(method="POST", path=f"{BASE}/2/regenerate",
+                               headers=sup()).get_environ())
+    r.path_values = {"report_id": 2}
+    Worker(GatewayService, db, config=CONFIG, reporting=reporting,
+           dispatch=dispatch).regenerate_periodic_report(r, report_id=2)
+    reporting.regenerate_report.assert_called_once_with(2, "supervisor1", None)

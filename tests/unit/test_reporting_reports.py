@@ -196,3 +196,8 @@ class TestExports:
         with pytest.raises(exports.ExportError) as err:
             exports.export(snapshot, "csv", "units")
         assert err.value.field == "sheet"
+
+
+def test_a_lone_dash_is_not_a_formula() -> None:
+    assert exports._safe("-") == "-" and exports._safe("-1+2") == "'-1+2"
+    assert exports._safe(-3) == -3

@@ -7,6 +7,7 @@ reports only). Charts and exports are served as files, with a Chinese filename i
 from __future__ import annotations
 
 import base64
+import logging
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,8 @@ from werkzeug.wrappers import Response
 from services.gateway.domain import Principal
 from services.gateway.http import read_json, route
 from services.gateway.openapi import SCHEMAS
+
+log = logging.getLogger(__name__)
 
 BASE = "/api/v1/reports/periodic"
 LIST_QUERY = ("kind", "status", "limit", "offset")
@@ -73,10 +76,16 @@ class PeriodicReportRoutes:
     def _authorize(self, request: Any, action: str) -> Principal:  # pragma: no cover - mixin
         raise NotImplementedError
 
-    def _names(self) -> dict[str, dict[str, str]]:
-        """Departments' and territories' Chinese names (dispatch owns them) for the snapshot."""
-        return {"department": {d["code"]: d["name"] for d in self.dispatch.departments()},
-                "territory": {t["code"]: t["name"] for t in self.dispatch.territories()}}
+    def _names(self) -> dict[str, dict[str, str]] | None:
+        """Departments' and territories' Chinese names (dispatch owns them) for the snapshot;
+        None when dispatch cannot answer (the report shows codes, or the names a rebuilt
+        draft had) — a report does not wait for dispatch."""
+        try:
+            return {"department": {d["code"]: d["name"] for d in self.dispatch.departments()},
+                    "territory": {t["code"]: t["name"] for t in self.dispatch.territories()}}
+        except Exception:  # noqa: BLE001 - names are a nicety; the figures are reporting's
+            log.warning("department names unavailable for a report", exc_info=True)
+            return None
 
     @route("GET", BASE, summary="通报列表 Periodic reports (departments: published ones)",
            action="reports.read", query=LIST_QUERY)
