@@ -43,6 +43,7 @@ from services.gateway.routes.open311 import Open311Routes
 from services.gateway.routes.reports_assessment import ReportAssessmentRoutes
 from services.gateway.routes.reports_hotspots import ReportHotspotRoutes
 from services.gateway.routes.reports_kpis import ReportKpiRoutes
+from services.gateway.routes.reports_periodic import PeriodicReportRoutes
 from shared.database import Database
 from shared.errors import Conflict, Forbidden, HotlineError, Invalid, NotFound, Unavailable
 from shared.events import utcnow
@@ -56,7 +57,7 @@ SERVICES = ("intake", "dispatch", "supervision", "knowledge", "reporting")
 
 class GatewayService(EndpointRoutes, Open311Routes, KnowledgeArticleRoutes,
                      KnowledgeOperationRoutes, KnowledgeRoutingRoutes, ReportKpiRoutes,
-                     ReportHotspotRoutes, ReportAssessmentRoutes):
+                     ReportHotspotRoutes, ReportAssessmentRoutes, PeriodicReportRoutes):
     name = "gateway"
 
     db = Database(metadata, relay=False)

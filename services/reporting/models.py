@@ -347,7 +347,9 @@ class Report(Base):
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     published_by: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_report_kind_period", "kind", "period_start"),)
+    # one report per kind and period (a draft is deleted, not kept, when it is abandoned)
+    __table_args__ = (UniqueConstraint("kind", "period_start", "period_end",
+                                       name="uq_report_kind_period"),)
 
 
 # -- hotspots 热点 (hotspots.py) -------------------------------------------------------------------

@@ -249,3 +249,43 @@ class ObjectionQuerySchema(Schema):
     status = fields.String(load_default=None,
                            validate=validate.OneOf(("pending", "upheld", "rejected")))
     department_code = fields.String(load_default=None, validate=validate.Length(min=1, max=32))
+
+
+# -- periodic reports 通报 (entrypoints/reports.py) -----------------------------------------------
+
+_MIN_SAMPLE = validate.Range(1, 100000, error="最小样本应为 1–100000 min_sample: 1-100000")
+_TITLE = validate.Length(1, 200, error="标题 1–200 字 title: 1-200 characters")
+
+class ReportCreateSchema(Schema):
+    """A new draft: its kind, its period's key (``2026-11-H1``, ``2026-11``, ``2026Q1``,
+    ``2026``), optionally the 三率 weights, the ranking's minimum sample and a title."""
+
+    kind = fields.String(required=True)
+    period = fields.String(required=True, validate=validate.Length(1, 40))
+    weights = fields.Dict(keys=fields.String(), load_default=None)
+    min_sample = fields.Integer(load_default=None, validate=_MIN_SAMPLE)
+    title = fields.String(load_default=None, validate=_TITLE)
+
+
+class ReportEditSchema(Schema):
+    """A draft's settings; the snapshot is rebuilt with them."""
+
+    weights = fields.Dict(keys=fields.String())
+    min_sample = fields.Integer(validate=_MIN_SAMPLE)
+    title = fields.String(validate=_TITLE)
+
+
+class ReportListSchema(Schema):
+    kind = fields.String()
+    status = fields.String(validate=validate.OneOf(
+        ("draft", "published"), error="状态应为 draft 或 published status: draft or published"))
+    limit = fields.Integer(load_default=50, validate=validate.Range(
+        1, 200, error="每页 1–200 条 limit 1-200"))
+    offset = fields.Integer(load_default=0, validate=validate.Range(
+        0, error="不能为负 offset must be ≥ 0"))
+
+
+class ReportExportSchema(Schema):
+    format = fields.String(load_default="xlsx", validate=validate.OneOf(
+        ("csv", "xlsx"), error="导出格式应为 csv 或 xlsx format: csv or xlsx"))
+    sheet = fields.String(load_default=None)

@@ -164,10 +164,10 @@ def upgrade() -> None:
     sa.Column('created_by', sa.String(length=64), nullable=False),
     sa.Column('published_at', shared.types.UtcDateTime(timezone=True), nullable=True),
     sa.Column('published_by', sa.String(length=64), nullable=True),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('kind', 'period_start', 'period_end', name='uq_report_kind_period')
     )
     with op.batch_alter_table('report', schema=None) as batch_op:
-        batch_op.create_index('ix_report_kind_period', ['kind', 'period_start'], unique=False)
         batch_op.create_index(batch_op.f('ix_report_published_at'), ['published_at'], unique=False)
 
     op.create_table('reporting_audit',
@@ -322,7 +322,6 @@ def downgrade() -> None:
     op.drop_table('reporting_audit')
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_published_at'))
-        batch_op.drop_index('ix_report_kind_period')
 
     op.drop_table('report')
     with op.batch_alter_table('link_fact', schema=None) as batch_op:
