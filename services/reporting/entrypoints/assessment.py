@@ -145,7 +145,7 @@ class AssessmentEntrypoints(ReportingBase):
         return rules_mod.compute(rules, facts, now)
 
     @staticmethod
-    def _summary(row: Assessment, rank: int | None = None) -> dict[str, Any]:
+    def _assessment_summary(row: Assessment, rank: int | None = None) -> dict[str, Any]:
         return {"id": row.id, "department_code": row.department_code, "year": row.year,
                 "quarter": row.quarter, "quarter_key": _key(row.year, row.quarter),
                 "revision": row.revision, "status": row.status,
@@ -194,7 +194,7 @@ class AssessmentEntrypoints(ReportingBase):
             rows = [r for r in rows if r.department_code == q["department_code"]]
         if q["status"]:
             rows = [r for r in rows if r.status == q["status"]]
-        results = sorted((self._summary(r, ranked[r.department_code]) for r in rows),
+        results = sorted((self._assessment_summary(r, ranked[r.department_code]) for r in rows),
                          key=lambda s: (s["rank"], s["department_code"]))
         return {"quarter": _key(year, n), "period": quarter(year, n).as_dict(),
                 "ranked_of": len(ranked), "results": results}
@@ -208,7 +208,7 @@ class AssessmentEntrypoints(ReportingBase):
         row = self._visible_row(assessment_id, self._who(viewer))
         objections = self.db.session.scalars(select(AssessmentObjection).where(
             AssessmentObjection.assessment_id == row.id).order_by(AssessmentObjection.id))
-        return {**self._summary(row), "snapshot": row.snapshot,
+        return {**self._assessment_summary(row), "snapshot": row.snapshot,
                 "objections": [self._objection(o) for o in objections]}
 
     @rpc
@@ -232,7 +232,7 @@ class AssessmentEntrypoints(ReportingBase):
             AssessmentObjection.assessment_id.in_(ids)).order_by(AssessmentObjection.id))
             ) if ids else []
         return {"department_code": department, "quarter": _key(year, n),
-                "revisions": [{**self._summary(r), "snapshot": r.snapshot} for r in rows],
+                "revisions": [{**self._assessment_summary(r), "snapshot": r.snapshot} for r in rows],
                 "objections": [self._objection(o) for o in objections]}
 
     @rpc
@@ -291,7 +291,7 @@ class AssessmentEntrypoints(ReportingBase):
                                                          "state": "published"})
                 skipped.append(department)
                 continue
-            computed.append(self._summary(self._store_draft(department, year, n, now)))
+            computed.append(self._assessment_summary(self._store_draft(department, year, n, now)))
         self._audit(who, "assessment.compute", _key(year, n),
                     {"departments": [c["department_code"] for c in computed],
                      "skipped_published": skipped})
@@ -323,7 +323,7 @@ class AssessmentEntrypoints(ReportingBase):
                 continue
             row = self._store_draft(department, year, n, now)
             self._freeze(row, who, now, None)
-            published.append(self._summary(row))
+            published.append(self._assessment_summary(row))
         self.db.commit()
         return {"quarter": _key(year, n), "published": published, "skipped_published": skipped}
 
@@ -610,7 +610,7 @@ class AssessmentEntrypoints(ReportingBase):
                      "correction_id": objection.correction_id})
         answer = self._objection(objection)
         if correction is not None:
-            answer["correction"] = self._summary(correction)
+            answer["correction"] = self._assessment_summary(correction)
         self.db.commit()
         return answer
 

@@ -173,7 +173,7 @@ class ReportEntrypoints(ReportingBase):
         rows = session.scalars(select(Report).where(*cond).order_by(
             Report.period_start.desc(), Report.kind, Report.id.desc())
             .limit(q["limit"]).offset(q["offset"]))
-        return {"items": [self._summary(r) for r in rows], "total": int(total or 0)}
+        return {"items": [self._report_summary(r) for r in rows], "total": int(total or 0)}
 
     @rpc
     @translate_db_errors
@@ -256,7 +256,7 @@ class ReportEntrypoints(ReportingBase):
         return answer
 
     @staticmethod
-    def _summary(r: Report) -> dict[str, Any]:
+    def _report_summary(r: Report) -> dict[str, Any]:
         return {"id": r.id, "kind": r.kind, "kind_name": reports.KINDS.get(r.kind, r.kind),
                 "title": r.title, "status": r.status, "period": r.snapshot.get("period"),
                 "weights": r.weights, "min_sample": r.snapshot.get("min_sample"),
@@ -268,4 +268,4 @@ class ReportEntrypoints(ReportingBase):
                 "sheets": exports.sheets_of(r.snapshot)}
 
     def _full(self, r: Report) -> dict[str, Any]:
-        return {**self._summary(r), "snapshot": r.snapshot}
+        return {**self._report_summary(r), "snapshot": r.snapshot}
