@@ -90,6 +90,27 @@ class HotlineClient:
     def board(self) -> Any:
         return self.request("GET", "/api/v1/reports/board")
 
+    # -- Step 5: periodic reports 通报, assessment 考核, hotspots 热点 --
+    def create_report(self, kind: str, period: str, **form: Any) -> Any:
+        return self.request("POST", "/api/v1/reports/periodic",
+                            json={"kind": kind, "period": period, **form})
+
+    def reports(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/reports/periodic", params=query)
+
+    def report(self, report_id: int) -> Any:
+        return self.request("GET", f"/api/v1/reports/periodic/{report_id}")
+
+    def publish_report(self, report_id: int) -> Any:
+        return self.request("POST", f"/api/v1/reports/periodic/{report_id}/publish")
+
+    def assessment_preview(self, department_code: str, quarter: str) -> Any:
+        return self.request("GET", "/api/v1/reports/assessments/preview",
+                            params={"department_code": department_code, "quarter": quarter})
+
+    def hotspots(self, **query: Any) -> Any:
+        return self.request("GET", "/api/v1/reports/hotspots", params=query)
+
     # -- repeat calls, caller history, links, unmasking, confidential clearance --------------------
     def tickets(self, **query: Any) -> Any:
         return self.request("GET", "/api/v1/tickets", params=query)

@@ -201,7 +201,42 @@ def walkthrough(url: str, own_system: bool = False) -> int:
     if own_system:
         own_system_walkthrough(url, agent)
     knowledge_walkthrough(url, agent)
+    reporting_walkthrough(url, lead["department_code"])
     return 0
+
+
+def reporting_walkthrough(url: str, department_code: str) -> None:
+    """⑪: the supervisors' live board, this half-month's report 通报 published (a frozen
+    snapshot every department can read), and the lead department's quarterly assessment 考核
+    computed with every point explained."""
+    from hotline import demo
+    from hotline.client import ApiError, HotlineClient
+    from services.reporting import periods
+
+    sup = HotlineClient.login(url, "supervisor1", demo.DEMO_PASSWORD)
+    b = sup.board()
+    month = b["three_rates_month"]
+    say(f"⑪ 实时看板 board: intake today {b['intake_today']}, overdue now {b['overdue_now']}, "
+        f"三率 this month {month['score'] if month['score'] is not None else '样本不足'}")
+    today = business_today()
+    half = periods.containing("half_month", today).key
+    try:
+        report = sup.create_report("half_month", half)
+        report = sup.publish_report(report["id"])
+    except ApiError as exc:  # a second walkthrough: this half-month's report exists already
+        if exc.status != 409:
+            raise
+        report = next(r for r in sup.reports(kind="half_month")["items"]
+                      if r["period"]["key"] == half)
+    dept = HotlineClient.login(url, f"dept_{department_code}", demo.DEMO_PASSWORD)
+    seen = [r["id"] for r in dept.reports()["items"]]
+    say(f"   通报发布 「{report['title']}」 published; dept_{department_code} "
+        f"{'can read it' if report['id'] in seen else 'CANNOT read it'}")
+    quarter = periods.containing("quarter", today).key
+    a = sup.assessment_preview(department_code, quarter)
+    lost = [i for i in a["items"] if i["points"]]
+    say(f"   考核试算 assessment {quarter} of {department_code}: {a['score']} points "
+        f"({len(lost)} item(s) scored, each explained; rules {a['rules_version']})")
 
 
 KB_QUERY = "居住证怎么办理"

@@ -39,7 +39,9 @@ def test_up_demo_walks_an_order_through_a_department_system(
                   "⑩ 资料库检索 「居住证怎么办理」", "best 「居住证申领」",
                   "繁简通查 simplified 「窗口考核办法」 found 「瀘州市",
                   "resolved at intake citing 「居住证申领」",
-                  "运行监控 monitor: 「居住证申领」 resolved 1 order(s) at intake"):
+                  "运行监控 monitor: 「居住证申领」 resolved 1 order(s) at intake",
+                  "⑪ 实时看板 board: intake today", "半月报", "published; dept_",
+                  "can read it", "考核试算 assessment", "each explained; rules 004-2011"):
         assert stage in out, out
     log = (tmp_path / "logs" / "dept-sim.log").read_text()
     assert "shuiwu" in log
