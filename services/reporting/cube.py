@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, text, union
@@ -28,13 +29,17 @@ from shared.events import Event
 
 _CHUNK = 900  # IN-list size (SQLite's variable limit is generous, but keep statements small)
 
-_UPSERT = text(
-    "INSERT INTO kpi_cube (metric, dimension, group_key, day_a, day_b, good, n) "
-    "VALUES (:metric, :dimension, :group_key, :day_a, :day_b, :good, :n) "
-    "ON CONFLICT (metric, dimension, group_key, day_a, day_b, good) "
-    "DO UPDATE SET n = kpi_cube.n + excluded.n")
+_CUBE_COLUMNS = ("metric", "dimension", "group_key", "day_a", "day_b", "good", "n")
+_UPSERT_ROWS = 2000  # 14,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535
 
-_CUBE_INSERT = insert(cast(Table, KpiCube.__table__))  # Core executemany, not the ORM bulk path
+
+@lru_cache(maxsize=256)
+def _upsert_sql(rows: int) -> Any:
+    values = ", ".join(f"(:m{i}, :d{i}, :g{i}, :a{i}, :b{i}, :o{i}, :n{i})" for i in range(rows))
+    return text(f"INSERT INTO kpi_cube ({', '.join(_CUBE_COLUMNS)}) VALUES {values} "
+                "ON CONFLICT (metric, dimension, group_key, day_a, day_b, good) "
+                "DO UPDATE SET n = kpi_cube.n + excluded.n")
+
 
 _FACT_TABLES = (AssignmentFact, CallbackFact, ReturnFact, LinkFact)
 
@@ -110,12 +115,31 @@ def contributions_for(session: Session, ticket_nos: Iterable[str]) -> Counter[me
 
 
 def apply_delta(session: Session, delta: Counter[metrics.Key]) -> int:
-    """Upsert ``n = n + delta`` for every changed cube cell; returns the number of cells."""
-    rows = [{"metric": k[0], "dimension": k[1], "group_key": k[2], "day_a": k[3], "day_b": k[4],
-             "good": k[5], "n": n} for k, n in delta.items() if n]
-    if rows:
-        session.execute(_UPSERT, rows)
-    return len(rows)
+    """Upsert ``n = n + delta`` for every changed cube cell, in one multi-row statement per
+    2,000 cells (a driver's executemany may be a round trip per row); returns the cells."""
+    cells = [(k, n) for k, n in delta.items() if n]
+    for start in range(0, len(cells), _UPSERT_ROWS):
+        part = cells[start:start + _UPSERT_ROWS]
+        params: dict[str, Any] = {}
+        for i, (k, n) in enumerate(part):
+            params.update({f"m{i}": k[0], f"d{i}": k[1], f"g{i}": k[2], f"a{i}": k[3],
+                           f"b{i}": k[4], f"o{i}": k[5], f"n{i}": n})
+        session.execute(_upsert_sql(len(part)), params)
+    return len(cells)
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert as multi-row VALUES statements (pg8000's executemany is a round trip per
+    row; SQLite is as fast either way), under both databases' parameter limits."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        for start in range(0, len(rows), 10000):
+            session.execute(insert(table), rows[start:start + 10000])
+        return
+    per = max(1, 30000 // max(1, len(rows[0])))
+    for start in range(0, len(rows), per):
+        session.execute(insert(table).values(rows[start:start + per]))
 
 
 def refresh_tickets(session: Session, ticket_nos: Iterable[str],
@@ -157,8 +181,7 @@ def rebuild_cube(session: Session, chunk: int = 5000) -> int:
     bind = session.connection()
     for ix in indexes:
         ix.drop(bind)
-    for i in range(0, len(rows), 10000):
-        session.execute(_CUBE_INSERT, rows[i:i + 10000])
+    insert_rows(session, table, rows)
     for ix in indexes:
         ix.create(bind)
     return len(rows)
