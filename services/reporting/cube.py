@@ -8,9 +8,10 @@ the facts in bulk with the same function, so live maintenance and rebuilds agree
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from functools import lru_cache
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, text, union
@@ -30,15 +31,26 @@ from shared.events import Event
 _CHUNK = 900  # IN-list size (SQLite's variable limit is generous, but keep statements small)
 
 _CUBE_COLUMNS = ("metric", "dimension", "group_key", "day_a", "day_b", "good", "n")
-_UPSERT_ROWS = 2000  # 14,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535
+_CUBE_KEY = "metric, dimension, group_key, day_a, day_b, good"
+_ADD = "DO UPDATE SET n = kpi_cube.n + excluded.n"
+_UPSERT_ONE = text(f"INSERT INTO kpi_cube ({', '.join(_CUBE_COLUMNS)}) VALUES (:metric, "
+                   f":dimension, :group_key, :day_a, :day_b, :good, :n) "
+                   f"ON CONFLICT ({_CUBE_KEY}) {_ADD}")
+_JSON_ROWS = 20000
 
 
-@lru_cache(maxsize=256)
-def _upsert_sql(rows: int) -> Any:
-    values = ", ".join(f"(:m{i}, :d{i}, :g{i}, :a{i}, :b{i}, :o{i}, :n{i})" for i in range(rows))
-    return text(f"INSERT INTO kpi_cube ({', '.join(_CUBE_COLUMNS)}) VALUES {values} "
-                "ON CONFLICT (metric, dimension, group_key, day_a, day_b, good) "
-                "DO UPDATE SET n = kpi_cube.n + excluded.n")
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _from_json(table: str, columns: Sequence[str]) -> str:
+    """PostgreSQL: many rows as one JSON parameter (pg8000's executemany is a round trip per
+    row, and a statement with thousands of parameters is slow to build and to parse)."""
+    cols = ", ".join(f'"{c}"' for c in columns)
+    return (f'INSERT INTO "{table}" ({cols}) SELECT {cols} '
+            f'FROM json_populate_recordset(NULL::"{table}", CAST(:rows AS json))')
 
 
 _FACT_TABLES = (AssignmentFact, CallbackFact, ReturnFact, LinkFact)
@@ -115,31 +127,31 @@ def contributions_for(session: Session, ticket_nos: Iterable[str]) -> Counter[me
 
 
 def apply_delta(session: Session, delta: Counter[metrics.Key]) -> int:
-    """Upsert ``n = n + delta`` for every changed cube cell, in one multi-row statement per
-    2,000 cells (a driver's executemany may be a round trip per row); returns the cells."""
-    cells = [(k, n) for k, n in delta.items() if n]
-    for start in range(0, len(cells), _UPSERT_ROWS):
-        part = cells[start:start + _UPSERT_ROWS]
-        params: dict[str, Any] = {}
-        for i, (k, n) in enumerate(part):
-            params.update({f"m{i}": k[0], f"d{i}": k[1], f"g{i}": k[2], f"a{i}": k[3],
-                           f"b{i}": k[4], f"o{i}": k[5], f"n{i}": n})
-        session.execute(_upsert_sql(len(part)), params)
-    return len(cells)
+    """Upsert ``n = n + delta`` for every changed cube cell; returns the number of cells."""
+    rows = [dict(zip(_CUBE_COLUMNS, (*k, n), strict=True)) for k, n in delta.items() if n]
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(_UPSERT_ONE, rows)
+    else:
+        sql = text(_from_json("kpi_cube", _CUBE_COLUMNS) + f" ON CONFLICT ({_CUBE_KEY}) {_ADD}")
+        for start in range(0, len(rows), _JSON_ROWS):
+            session.execute(sql, {"rows": json.dumps(rows[start:start + _JSON_ROWS])})
+    return len(rows)
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert as multi-row VALUES statements (pg8000's executemany is a round trip per
-    row; SQLite is as fast either way), under both databases' parameter limits."""
+    """Bulk insert: executemany on SQLite, JSON record sets on PostgreSQL."""
     if not rows:
         return
     if session.get_bind().dialect.name == "sqlite":
         for start in range(0, len(rows), 10000):
             session.execute(insert(table), rows[start:start + 10000])
         return
-    per = max(1, 30000 // max(1, len(rows[0])))
-    for start in range(0, len(rows), per):
-        session.execute(insert(table).values(rows[start:start + per]))
+    sql = text(_from_json(table.name, list(rows[0])))
+    for start in range(0, len(rows), _JSON_ROWS):
+        session.execute(sql, {"rows": json.dumps(rows[start:start + _JSON_ROWS],
+                                                 default=_json_default)})
 
 
 def refresh_tickets(session: Session, ticket_nos: Iterable[str],
