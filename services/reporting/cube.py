@@ -213,6 +213,12 @@ def project_event(session: Session, event: Event) -> bool:
     """Apply one event to the facts and the order's change of KPI contributions to the cube
     (the live path; False if no projection uses the event)."""
     ticket_no = affected_ticket(event.type, event.ticket_no, event.data)
+    if ticket_no and session.get_bind().dialect.name == "postgresql":
+        # one order's events one at a time (consumers run concurrently): the "before" read
+        # below must see the facts every earlier event of the order left (SQLite serializes
+        # writers already)
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                        {"k": f"kpi:{ticket_no}"})
     before = contributions_for(session, [ticket_no]) if ticket_no else None
     applied = projections.apply(session, event)
     if ticket_no and before is not None:
