@@ -386,13 +386,13 @@ def reporting_rebuild(config: dict[str, Any], *, direct: bool = False,
     """``hotline reporting rebuild``: replay reporting's event log into its facts and KPI cube,
     over RPC (the running service) or ``direct`` on the database; prints events and rate."""
     if direct:
-        from sqlalchemy import create_engine
         from sqlalchemy.orm import Session
 
         from services.reporting import replay
         from shared.config import database_url as configured_url
+        from shared.database import make_engine
 
-        engine = create_engine(database_url or configured_url(config, "reporting"))
+        engine = make_engine(database_url or configured_url(config, "reporting"))
         try:
             with Session(engine) as session:
                 result = replay.replay(session)

@@ -8,8 +8,10 @@ the facts in bulk with the same function, so live maintenance and rebuilds agree
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, text, union
@@ -28,13 +30,28 @@ from shared.events import Event
 
 _CHUNK = 900  # IN-list size (SQLite's variable limit is generous, but keep statements small)
 
-_UPSERT = text(
-    "INSERT INTO kpi_cube (metric, dimension, group_key, day_a, day_b, good, n) "
-    "VALUES (:metric, :dimension, :group_key, :day_a, :day_b, :good, :n) "
-    "ON CONFLICT (metric, dimension, group_key, day_a, day_b, good) "
-    "DO UPDATE SET n = kpi_cube.n + excluded.n")
+_CUBE_COLUMNS = ("metric", "dimension", "group_key", "day_a", "day_b", "good", "n")
+_CUBE_KEY = "metric, dimension, group_key, day_a, day_b, good"
+_ADD = "DO UPDATE SET n = kpi_cube.n + excluded.n"
+_UPSERT_ONE = text(f"INSERT INTO kpi_cube ({', '.join(_CUBE_COLUMNS)}) VALUES (:metric, "
+                   f":dimension, :group_key, :day_a, :day_b, :good, :n) "
+                   f"ON CONFLICT ({_CUBE_KEY}) {_ADD}")
+_JSON_ROWS = 20000
 
-_CUBE_INSERT = insert(cast(Table, KpiCube.__table__))  # Core executemany, not the ORM bulk path
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _from_json(table: str, columns: Sequence[str]) -> str:
+    """PostgreSQL: many rows as one JSON parameter (pg8000's executemany is a round trip per
+    row, and a statement with thousands of parameters is slow to build and to parse)."""
+    cols = ", ".join(f'"{c}"' for c in columns)
+    return (f'INSERT INTO "{table}" ({cols}) SELECT {cols} '
+            f'FROM json_populate_recordset(NULL::"{table}", CAST(:rows AS json))')
+
 
 _FACT_TABLES = (AssignmentFact, CallbackFact, ReturnFact, LinkFact)
 
@@ -111,11 +128,30 @@ def contributions_for(session: Session, ticket_nos: Iterable[str]) -> Counter[me
 
 def apply_delta(session: Session, delta: Counter[metrics.Key]) -> int:
     """Upsert ``n = n + delta`` for every changed cube cell; returns the number of cells."""
-    rows = [{"metric": k[0], "dimension": k[1], "group_key": k[2], "day_a": k[3], "day_b": k[4],
-             "good": k[5], "n": n} for k, n in delta.items() if n]
-    if rows:
-        session.execute(_UPSERT, rows)
+    rows = [dict(zip(_CUBE_COLUMNS, (*k, n), strict=True)) for k, n in delta.items() if n]
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(_UPSERT_ONE, rows)
+    else:
+        sql = text(_from_json("kpi_cube", _CUBE_COLUMNS) + f" ON CONFLICT ({_CUBE_KEY}) {_ADD}")
+        for start in range(0, len(rows), _JSON_ROWS):
+            session.execute(sql, {"rows": json.dumps(rows[start:start + _JSON_ROWS])})
     return len(rows)
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert: executemany on SQLite, JSON record sets on PostgreSQL."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        for start in range(0, len(rows), 10000):
+            session.execute(insert(table), rows[start:start + 10000])
+        return
+    sql = text(_from_json(table.name, list(rows[0])))
+    for start in range(0, len(rows), _JSON_ROWS):
+        session.execute(sql, {"rows": json.dumps(rows[start:start + _JSON_ROWS],
+                                                 default=_json_default)})
 
 
 def refresh_tickets(session: Session, ticket_nos: Iterable[str],
@@ -157,8 +193,7 @@ def rebuild_cube(session: Session, chunk: int = 5000) -> int:
     bind = session.connection()
     for ix in indexes:
         ix.drop(bind)
-    for i in range(0, len(rows), 10000):
-        session.execute(_CUBE_INSERT, rows[i:i + 10000])
+    insert_rows(session, table, rows)
     for ix in indexes:
         ix.create(bind)
     return len(rows)
@@ -178,6 +213,12 @@ def project_event(session: Session, event: Event) -> bool:
     """Apply one event to the facts and the order's change of KPI contributions to the cube
     (the live path; False if no projection uses the event)."""
     ticket_no = affected_ticket(event.type, event.ticket_no, event.data)
+    if ticket_no and session.get_bind().dialect.name == "postgresql":
+        # one order's events one at a time (consumers run concurrently): the "before" read
+        # below must see the facts every earlier event of the order left (SQLite serializes
+        # writers already)
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                        {"k": f"kpi:{ticket_no}"})
     before = contributions_for(session, [ticket_no]) if ticket_no else None
     applied = projections.apply(session, event)
     if ticket_no and before is not None:

@@ -171,9 +171,9 @@ def on_callback(session: Session, e: Event) -> None:
     d = e.data
     if _find(session, CallbackFact, e.event_id) is not None:
         return  # applied already (the log is the inbox; this guards a replay of one event)
-    _add(session, CallbackFact, e.event_id, CallbackFact(
-        event_id=e.event_id, ticket_no=d["ticket_no"], at=d["at"], reached=d["reached"],
-        solved=d.get("solved"), satisfaction=d.get("satisfaction")))
+    _get(session, CallbackFact, e.event_id, event_id=e.event_id, ticket_no=d["ticket_no"],
+         at=d["at"], reached=d["reached"], solved=d.get("solved"),
+         satisfaction=d.get("satisfaction"))
     t = _ticket(session, d["ticket_no"])
     if d["reached"]:
         t.callback_done_at = _earliest(t.callback_done_at, d["at"])
@@ -191,9 +191,8 @@ def on_linked(session: Session, e: Event) -> None:
     d = e.data
     if _find(session, LinkFact, d["link_id"]) is not None:
         return
-    _add(session, LinkFact, d["link_id"], LinkFact(
-        link_id=d["link_id"], ticket_no=d["ticket_no"], linked_at=d["linked_at"],
-        channel=d.get("channel")))
+    _get(session, LinkFact, d["link_id"], link_id=d["link_id"], ticket_no=d["ticket_no"],
+         linked_at=d["linked_at"], channel=d.get("channel"))
     t = _ticket(session, d["ticket_no"])
     t.linked_calls = (t.linked_calls or 0) + 1
 

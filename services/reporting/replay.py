@@ -17,7 +17,7 @@ from typing import Any
 
 from marshmallow import Schema, missing
 from marshmallow import fields as mfields
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.reporting import cube, hotspots, projections
@@ -186,8 +186,7 @@ def write_back(session: Session, cache: projections.FactCache) -> int:
                 if row[c] is None:
                     row[c] = value
             rows.append(row)
-        for i in range(0, len(rows), 5000):
-            session.execute(insert(table), rows[i:i + 5000])
+        cube.insert_rows(session, table, rows)
         written += len(rows)
     return written
 

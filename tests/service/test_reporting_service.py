@@ -31,7 +31,7 @@ def reporting(database_urls: dict[str, str]) -> Any:
     db.engine.dispose()
 
 
-def november(worker: Any) -> None:
+def november(worker: Any) -> History:
     """Three orders in November 2026: CG late (breach reported), CG on time with a satisfied
     callback, JT returned (approved) and re-dispatched to GA; one linked call."""
     h = History()
@@ -55,6 +55,7 @@ def november(worker: Any) -> None:
     for e in h.events:
         worker.on_any_event(e)
         worker.on_any_event(e)  # redelivered: no second effect
+    return h
 
 
 def by_group(report: dict[str, Any]) -> dict[str, Any]:
@@ -167,3 +168,31 @@ def test_board(reporting: Any) -> None:
     assert set(board["three_rates_month"]) == {"response", "resolution", "satisfaction", "score"}
     mine = worker.board({"role": "department", "department_code": "JT", "via": "token"})
     assert (mine["overdue_now"], mine["due_within_2h"]) == (0, 1)
+
+
+def test_the_cube_and_the_plain_group_by_agree_on_this_database(reporting: Any) -> None:
+    import random
+
+    from sqlalchemy.orm import Session
+
+    from services.reporting import cube, kpis, kpis_plain
+    from tests.kpi_world import random_history
+
+    worker, db = reporting
+    more = History()
+    more._ids = dict(november(worker)._ids)  # assignment, return and link ids stay unique
+    for e in random_history(random.Random(2), 30, utc(10, 1), span_days=50, history=more).events:
+        worker.on_any_event(e)
+    now = datetime.now(UTC)
+    with Session(db.engine) as s:
+        for group_by in ("department", "category", "territory", "channel", "none"):
+            for start, end in (((2026, 10, 1), (2026, 12, 31)), ((2026, 11, 3), (2026, 11, 4))):
+                a, b = datetime(*start).date(), datetime(*end).date()
+                assert kpis.kpi_report(s, a, b, group_by, now) == \
+                    kpis_plain.kpi_report(s, a, b, group_by, now)
+        live = kpis.kpi_report(s, datetime(2026, 10, 1).date(), datetime(2026, 12, 31).date(),
+                               "department", now)
+        cube.rebuild_cube(s)
+        s.commit()
+        assert kpis.kpi_report(s, datetime(2026, 10, 1).date(), datetime(2026, 12, 31).date(),
+                               "department", now) == live
