@@ -40,13 +40,14 @@ def test_each_event_counts_once_and_rebuild_gives_the_same_figures(reporting: An
                                assignments=[{"assignment_id": i, "department_code": "d1",
                                              "role": "lead"}]))
     before = worker.kpis({"from": today, "to": today, "group_by": "department"})
-    assert before["rows"] == [{"group": "d1", "intake": 3, "dispatched": 3, "closed": 0,
-                               "on_time_sign": {"rate": None, "numerator": 0, "sample": 0},
-                               "on_time_completion": {"rate": None, "numerator": 0,
-                                                      "sample": 0}}]
+    [row] = before["rows"]
+    assert (row["group"], row["intake"], row["dispatched"], row["closed"]) == ("d1", 3, 3, 0)
+    assert row["on_time_sign"] == {"rate": None, "numerator": 0, "sample": 0}
+    assert row["on_time_completion"] == {"rate": None, "numerator": 0, "sample": 0}
     assert worker.event_counts() == {"ticket.registered": 3, "ticket.dispatched": 3}
-    assert worker.rebuild() == {"events_replayed": 6}
-    assert worker.kpis({"from": today, "to": today, "group_by": "department"}) == before
+    assert worker.rebuild()["events_replayed"] == 6
+    after = worker.kpis({"from": today, "to": today, "group_by": "department"})
+    assert {**after, "as_of": None} == {**before, "as_of": None}
 
 
 def test_kpi_query_errors_name_the_field(reporting: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import JSON, bindparam, delete, func, select, text
 
-from services.reporting import projections
+from services.reporting import cube, projections
 from services.reporting.entrypoints.base import ReportingBase
 from services.reporting.models import (
     AssignmentFact,
@@ -53,7 +53,12 @@ class EventEntrypoints(ReportingBase):
             "received_at": utcnow(), "envelope": event.raw}).first()
         if appended is None:
             return
-        projections.apply(self.db.session, event)
+        session = self.db.session
+        ticket_no = cube.affected_ticket(event.type, event.ticket_no, event.data)
+        before = cube.contributions_for(session, [ticket_no]) if ticket_no else None
+        projections.apply(session, event)
+        if ticket_no and before is not None:
+            cube.refresh_tickets(session, [ticket_no], before)
         self.db.commit()
 
     @rpc
@@ -72,8 +77,9 @@ class EventEntrypoints(ReportingBase):
                 break
             n += projections.project_all(session, (load_envelope(r.envelope) for r in batch))
             last_id = batch[-1].id
+        cube_rows = cube.rebuild_cube(session)
         self.db.commit()
-        return {"events_replayed": n}
+        return {"events_replayed": n, "cube_rows": cube_rows}
 
     @rpc
     @translate_db_errors
