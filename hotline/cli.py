@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--quick", action="store_const", const=True, default=None,
                        help="reporting: 5,000 orders, 200 replayed, 3 runs (the unit test)")
     bench.add_argument("--replay-orders", type=int, default=None,
-                       help="reporting: orders whose events the rebuild replays (default 20,000)")
+                       help="reporting: orders whose events the rebuild replays (default 2,000)")
     bench.add_argument("--output", default=None, help="results directory (default bench/results)")
 
     add_dept_sim_parser(sub)
