@@ -11,6 +11,8 @@
                                  reporting), results in bench/results/
     hotline kb import FILE… [--publish] [--type T] [--department CODE] [--category C]
                                  bulk import of .txt/.md/.docx into the knowledge base (资料库)
+    hotline reporting rebuild [--direct] [--database-url URL]
+                                 replay reporting's event log into its facts and KPI cube
     hotline dept-sim --dept CODE:SECRET[:API_KEY] …
                                  a reference department system: receives webhooks, signs, replies
 """
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
     add_dept_sim_parser(sub)
     add_kb_parser(sub)
+    add_reporting_parser(sub)
 
     args = parser.parse_args(argv)
     if args.config:
@@ -111,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         "kb": lambda: commands.kb_import(config, args.files, publish=args.publish,
                                          article_type=args.type, department_code=args.department,
                                          categories=args.category),
+        "reporting": lambda: commands.reporting_rebuild(
+            config, direct=args.direct, database_url=args.database_url),
         "bench": lambda: commands.bench(
             config, args.name, rate=args.rate, duration=args.duration, database=args.database,
             assignments=args.assignments, due_fraction=args.due_fraction, batch=args.batch,
@@ -169,6 +174,21 @@ def add_kb_parser(sub: Any) -> None:
     imp.add_argument("--department", default=None, metavar="CODE", help="owner department")
     imp.add_argument("--category", action="append", default=None, metavar="C",
                      help="a category the entries apply to (repeatable)")
+
+
+# -- Step 5 reporting: rebuild by replay -------------------------------------------------------
+def add_reporting_parser(sub: Any) -> None:
+    rep = sub.add_parser("reporting", help="reporting (统计报表) operations")
+    rep_sub = rep.add_subparsers(dest="reporting_command", required=True)
+    rebuild = rep_sub.add_parser(
+        "rebuild", help="replay the event log into the facts and the KPI cube",
+        description="Empties every table reporting builds from events (facts, KPI cube) and "
+        "replays its append-only event log. By default the running reporting service does it "
+        "(RPC); --direct works on the database itself (stop the reporting service first).")
+    rebuild.add_argument("--direct", action="store_true",
+                         help="on the database directly instead of over RPC")
+    rebuild.add_argument("--database-url", default=None,
+                         help="with --direct: reporting's database (default from the config)")
 
 
 if __name__ == "__main__":

@@ -82,6 +82,13 @@ class HotlineClient:
         return self.request("GET", "/api/v1/reports/kpis",
                             params={"from": start, "to": end, "group_by": group_by})
 
+    def kpis_for(self, period: str, group_by: str = "department") -> Any:
+        """A period by its key: ``2026-11``, ``2026-11-H1``, ``2026Q1``, ``2026``."""
+        return self.request("GET", "/api/v1/reports/kpis",
+                            params={"period": period, "group_by": group_by})
+
+    def board(self) -> Any:
+        return self.request("GET", "/api/v1/reports/board")
 
     # -- repeat calls, caller history, links, unmasking, confidential clearance --------------------
     def tickets(self, **query: Any) -> Any:

@@ -343,3 +343,32 @@ def kb_import(config: dict[str, Any], paths: list[str], *, publish: bool = False
         say(f"imported {report['imported']} entries; {failed} file(s) failed")
     return 1 if failed else 0
 
+
+
+# -- Step 5 reporting: rebuild by replay -------------------------------------------------------
+def reporting_rebuild(config: dict[str, Any], *, direct: bool = False,
+                      database_url: str | None = None) -> int:
+    """``hotline reporting rebuild``: replay reporting's event log into its facts and KPI cube,
+    over RPC (the running service) or ``direct`` on the database; prints events and rate."""
+    if direct:
+        from sqlalchemy import create_engine
+        from sqlalchemy.orm import Session
+
+        from services.reporting import replay
+        from shared.config import database_url as configured_url
+
+        engine = create_engine(database_url or configured_url(config, "reporting"))
+        try:
+            with Session(engine) as session:
+                result = replay.replay(session)
+                session.commit()
+        finally:
+            engine.dispose()
+    else:
+        with cluster_rpc(config, timeout=3600) as rpc:
+            result = rpc.reporting.rebuild()
+    rate = result.get("events_per_second")
+    say(f"replayed {result['events_replayed']} events in {result.get('seconds')} s"
+        + (f" ({rate:,.0f} events/s)" if rate else "")
+        + f"; KPI cube rows {result.get('cube_rows')}")
+    return 0

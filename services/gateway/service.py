@@ -40,6 +40,7 @@ from services.gateway.routes.kb_articles import KnowledgeArticleRoutes
 from services.gateway.routes.kb_operations import KnowledgeOperationRoutes
 from services.gateway.routes.kb_routing import KnowledgeRoutingRoutes
 from services.gateway.routes.open311 import Open311Routes
+from services.gateway.routes.reports_kpis import ReportKpiRoutes
 from shared.database import Database
 from shared.errors import Conflict, Forbidden, HotlineError, Invalid, NotFound, Unavailable
 from shared.events import utcnow
@@ -52,7 +53,7 @@ SERVICES = ("intake", "dispatch", "supervision", "knowledge", "reporting")
 
 
 class GatewayService(EndpointRoutes, Open311Routes, KnowledgeArticleRoutes,
-                     KnowledgeOperationRoutes, KnowledgeRoutingRoutes):
+                     KnowledgeOperationRoutes, KnowledgeRoutingRoutes, ReportKpiRoutes):
     name = "gateway"
 
     db = Database(metadata, relay=False)
@@ -671,20 +672,6 @@ class GatewayService(EndpointRoutes, Open311Routes, KnowledgeArticleRoutes,
     def decide_return(self, request: Any, return_id: int) -> Any:
         who = self._authorize(request, "return.decide")
         return self.supervision.decide_return(return_id, read_json(request), who.as_actor())
-
-    # -- reports and knowledge ---------------------------------------------------------------
-    @route("GET", "/api/v1/reports/kpis", summary="KPI 汇总 KPI summary", action="reports.read",
-           query=("from", "to", "group_by"))
-    def kpis(self, request: Any) -> Any:
-        who = self._authorize(request, "reports.read")
-        query = {k: v for k, v in request.args.items() if k in ("from", "to", "group_by")}
-        result = self.reporting.kpis(query)
-        if who.role == "department":  # a department reads its own figures only
-            if result["group_by"] != "department":
-                raise Invalid.fields({"group_by": ["部门用户只能按部门查看 departments see their own "
-                                                   "figures, group_by=department"]})
-            result["rows"] = [r for r in result["rows"] if r["group"] == who.department_code]
-        return result
 
     # -- administration ----------------------------------------------------------------------
     # -- Step 3 keys: API keys, users' activation --------------------------------------------

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, text, union
+from sqlalchemy import Table, delete, insert, select, text, union
 from sqlalchemy.orm import Session
 
-from services.reporting import metrics
+from services.reporting import metrics, projections
 from services.reporting.models import (
     AssignmentFact,
     CallbackFact,
@@ -24,14 +25,21 @@ from services.reporting.models import (
     ReturnFact,
     TicketFact,
 )
+from shared.events import Event
 
 _CHUNK = 900  # IN-list size (SQLite's variable limit is generous, but keep statements small)
 
-_UPSERT = text(
-    "INSERT INTO kpi_cube (metric, dimension, group_key, day_a, day_b, good, n) "
-    "VALUES (:metric, :dimension, :group_key, :day_a, :day_b, :good, :n) "
-    "ON CONFLICT (metric, dimension, group_key, day_a, day_b, good) "
-    "DO UPDATE SET n = kpi_cube.n + excluded.n")
+_CUBE_COLUMNS = ("metric", "dimension", "group_key", "day_a", "day_b", "good", "n")
+_UPSERT_ROWS = 2000  # 14,000 parameters: under SQLite's 32,766 and PostgreSQL's 65,535
+
+
+@lru_cache(maxsize=256)
+def _upsert_sql(rows: int) -> Any:
+    values = ", ".join(f"(:m{i}, :d{i}, :g{i}, :a{i}, :b{i}, :o{i}, :n{i})" for i in range(rows))
+    return text(f"INSERT INTO kpi_cube ({', '.join(_CUBE_COLUMNS)}) VALUES {values} "
+                "ON CONFLICT (metric, dimension, group_key, day_a, day_b, good) "
+                "DO UPDATE SET n = kpi_cube.n + excluded.n")
+
 
 _FACT_TABLES = (AssignmentFact, CallbackFact, ReturnFact, LinkFact)
 
@@ -56,6 +64,10 @@ class OrderFacts:
     def contributions(self) -> Counter[metrics.Key]:
         return metrics.contributions(self.ticket, self.assignments, self.callbacks,
                                      self.returns, self.links)
+
+    def sample_items(self) -> Counter[metrics.CompactKey]:
+        return metrics.sample_items(self.ticket, self.assignments, self.callbacks,
+                                    self.returns, self.links)
 
 
 def _group(by_ticket: dict[str, OrderFacts], rows: Iterable[Any], attr: str) -> None:
@@ -103,12 +115,31 @@ def contributions_for(session: Session, ticket_nos: Iterable[str]) -> Counter[me
 
 
 def apply_delta(session: Session, delta: Counter[metrics.Key]) -> int:
-    """Upsert ``n = n + delta`` for every changed cube cell; returns the number of cells."""
-    rows = [{"metric": k[0], "dimension": k[1], "group_key": k[2], "day_a": k[3], "day_b": k[4],
-             "good": k[5], "n": n} for k, n in delta.items() if n]
-    if rows:
-        session.execute(_UPSERT, rows)
-    return len(rows)
+    """Upsert ``n = n + delta`` for every changed cube cell, in one multi-row statement per
+    2,000 cells (a driver's executemany may be a round trip per row); returns the cells."""
+    cells = [(k, n) for k, n in delta.items() if n]
+    for start in range(0, len(cells), _UPSERT_ROWS):
+        part = cells[start:start + _UPSERT_ROWS]
+        params: dict[str, Any] = {}
+        for i, (k, n) in enumerate(part):
+            params.update({f"m{i}": k[0], f"d{i}": k[1], f"g{i}": k[2], f"a{i}": k[3],
+                           f"b{i}": k[4], f"o{i}": k[5], f"n{i}": n})
+        session.execute(_upsert_sql(len(part)), params)
+    return len(cells)
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert as multi-row VALUES statements (pg8000's executemany is a round trip per
+    row; SQLite is as fast either way), under both databases' parameter limits."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name == "sqlite":
+        for start in range(0, len(rows), 10000):
+            session.execute(insert(table), rows[start:start + 10000])
+        return
+    per = max(1, 30000 // max(1, len(rows[0])))
+    for start in range(0, len(rows), per):
+        session.execute(insert(table).values(rows[start:start + per]))
 
 
 def refresh_tickets(session: Session, ticket_nos: Iterable[str],
@@ -126,21 +157,33 @@ def _all_ticket_nos(session: Session) -> list[str]:
     return [r[0] for r in session.execute(q.order_by(text("1")))]
 
 
+_CUBE_INDEXES = ("ix_kpi_cube_a", "ix_kpi_cube_b")
+
+
 def rebuild_cube(session: Session, chunk: int = 5000) -> int:
-    """Empty the cube and recompute it from every order's facts (in ticket-number ranges,
-    bulk inserted). Returns the number of cube rows written."""
+    """Empty the cube and recompute it from every order's facts (read in ticket-number ranges;
+    the orders' sample items are summed before being spread over the dimensions; the rows are
+    inserted in key order with the secondary indexes dropped and built again after). Returns
+    the number of cube rows written."""
     session.flush()
     session.execute(delete(KpiCube))
     nos = _all_ticket_nos(session)
-    total: Counter[metrics.Key] = Counter()
+    items: Counter[metrics.CompactKey] = Counter()
     for i in range(0, len(nos), chunk):
         part = nos[i:i + chunk]
         for facts in _range_facts(session, part[0], part[-1]).values():
-            total.update(facts.contributions())
+            items.update(facts.sample_items())
+    cells = metrics.expand(items)
     rows = [{"metric": k[0], "dimension": k[1], "group_key": k[2], "day_a": k[3],
-             "day_b": k[4], "good": k[5], "n": n} for k, n in total.items() if n]
-    for i in range(0, len(rows), 10000):
-        session.execute(insert(KpiCube), rows[i:i + 10000])
+             "day_b": k[4], "good": k[5], "n": n} for k, n in sorted(cells.items()) if n]
+    table = cast(Table, KpiCube.__table__)
+    indexes = [ix for ix in table.indexes if ix.name in _CUBE_INDEXES]
+    bind = session.connection()
+    for ix in indexes:
+        ix.drop(bind)
+    insert_rows(session, table, rows)
+    for ix in indexes:
+        ix.create(bind)
     return len(rows)
 
 
@@ -152,6 +195,17 @@ KPI_EVENTS = frozenset({
     "ticket.overdue", "assignment.extension_decided", "assignment.passed_down",
     "assignment.return_decided", "assignment.return_withdrawn",
 })
+
+
+def project_event(session: Session, event: Event) -> bool:
+    """Apply one event to the facts and the order's change of KPI contributions to the cube
+    (the live path; False if no projection uses the event)."""
+    ticket_no = affected_ticket(event.type, event.ticket_no, event.data)
+    before = contributions_for(session, [ticket_no]) if ticket_no else None
+    applied = projections.apply(session, event)
+    if ticket_no and before is not None:
+        refresh_tickets(session, [ticket_no], before)
+    return applied
 
 
 def affected_ticket(event_type: str, ticket_no: str | None,

@@ -72,7 +72,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from services.reporting.domain import Rate
@@ -167,7 +168,13 @@ def day(at: datetime | None) -> int:
     """An instant's business day as YYYYMMDD (0 for None)."""
     if at is None:
         return 0
-    d = business_day(at)
+    return _quarter_hour_day(int(at.timestamp()) // 900)
+
+
+@lru_cache(maxsize=65536)
+def _quarter_hour_day(quarter_hour: int) -> int:
+    # time zones change offset on quarter-hour boundaries, so a quarter hour has one local day
+    d = business_day(datetime.fromtimestamp(quarter_hour * 900, UTC))
     return d.year * 10000 + d.month * 100 + d.day
 
 
@@ -266,63 +273,88 @@ def order_groups(t: TicketLike | None) -> dict[str, str]:
             "territory": _key(t.territory_code), "channel": _key(t.channel), "none": ALL}
 
 
-def contributions(ticket: TicketLike | None, assignments: Iterable[AssignmentLike],
-                  callbacks: Iterable[CallbackLike], returns: Iterable[ReturnLike],
-                  links: Iterable[LinkLike]) -> Counter[Key]:
-    """Every KPI sample item of one order, per dimension: (metric, dimension, group_key, day_a,
-    day_b, good) → n."""
-    out: Counter[Key] = Counter()
-    groups = order_groups(ticket)
+Groups = tuple[str, str, str, str]  # department, category, territory, channel
+CompactKey = tuple[str, Groups, int, int, int]  # metric, groups, day_a, day_b, good
 
-    def add(metric: str, g: Mapping[str, str], a: int, b: int, good: bool) -> None:
-        if a == 0 and b == 0:
-            return
-        for dim in DIMENSIONS:
-            out[(metric, dim, g[dim], a, b, int(good))] += 1
+
+def sample_items(ticket: TicketLike | None, assignments: Iterable[AssignmentLike],
+                 callbacks: Iterable[CallbackLike], returns: Iterable[ReturnLike],
+                 links: Iterable[LinkLike]) -> Counter[CompactKey]:
+    """Every KPI sample item of one order with all its groups at once: (metric, (department,
+    category, territory, channel), day_a, day_b, good) → n. :func:`expand` spreads them over
+    the dimensions (a bulk rebuild sums these first, then expands once)."""
+    out: Counter[CompactKey] = Counter()
+    g = order_groups(ticket)
+    groups: Groups = (g["department"], g["category"], g["territory"], g["channel"])
+    _, category, territory, channel = groups
 
     if ticket is not None:
         if ticket.registered_at is not None:
             reg = day(ticket.registered_at)
-            add("intake", groups, reg, 0, ticket.resolved_at_intake is not None)
-            add("calls", groups, reg, 0, False)
+            out[("intake", groups, reg, 0, int(ticket.resolved_at_intake is not None))] += 1
+            out[("calls", groups, reg, 0, 0)] += 1
         if ticket.closed_at is not None:
-            add("closed", groups, day(ticket.closed_at), 0, True)
+            out[("closed", groups, day(ticket.closed_at), 0, 1)] += 1
         if ticket.first_replied_at is not None:
             first = day(ticket.first_replied_at)
-            add("callback", groups, first, 0, ticket.callback_done_at is not None)
-            add("reopen", groups, first, 0, (ticket.reopen_count or 0) > 0)
+            out[("callback", groups, first, 0, int(ticket.callback_done_at is not None))] += 1
+            out[("reopen", groups, first, 0, int((ticket.reopen_count or 0) > 0))] += 1
 
     for a in assignments:
-        ag = dict(groups, department=_key(a.department_code))
+        ag: Groups = (_key(a.department_code), category, territory, channel)
         if a.dispatched_at is not None:
-            add("dispatched", ag, day(a.dispatched_at), 0, True)
+            out[("dispatched", ag, day(a.dispatched_at), 0, 1)] += 1
         s = sign_outcome(a)
         if s is not None:
-            add("sign", ag, s[0], s[1], s[2])
+            out[("sign", ag, s[0], s[1], int(s[2]))] += 1
         o = completion_outcome(a)
         if o is not None:
             da, db = o.days
-            add("completion", ag, da, db, o.on_time)
+            out[("completion", ag, da, db, int(o.on_time))] += 1
             if not o.on_time:
-                add("overdue", ag, day(o.due), 0, True)
+                out[("overdue", ag, day(o.due), 0, 1)] += 1
 
     for r in returns:
         if r.decided_at is not None and r.approved is not None:
-            add("returns", dict(groups, department=_key(r.department_code)),
-                day(r.decided_at), 0, bool(r.approved))
+            rg: Groups = (_key(r.department_code), category, territory, channel)
+            out[("returns", rg, day(r.decided_at), 0, int(bool(r.approved)))] += 1
 
     for c in callbacks:
         if not c.reached:
             continue
         cday = day(c.at)
-        add("resolution", groups, cday, 0, bool(c.solved))
+        out[("resolution", groups, cday, 0, int(bool(c.solved)))] += 1
         if c.satisfaction:
-            add("satisfaction", groups, cday, 0, c.satisfaction in SATISFIED)
+            out[("satisfaction", groups, cday, 0, int(c.satisfaction in SATISFIED))] += 1
 
     for link in links:
-        add("calls", dict(groups, channel=_key(link.channel) if link.channel else groups["channel"]),
-            day(link.linked_at), 0, True)
+        lg: Groups = (groups[0], category, territory, _key(link.channel) if link.channel
+                      else channel)
+        out[("calls", lg, day(link.linked_at), 0, 1)] += 1
     return out
+
+
+def expand(items: Mapping[CompactKey, int]) -> Counter[Key]:
+    """Sample items spread over the dimensions: (metric, dimension, group_key, day_a, day_b,
+    good) → n (the ``kpi_cube`` cells)."""
+    out: Counter[Key] = Counter()
+    for (metric, (dept, category, territory, channel), a, b, good), n in items.items():
+        if not n:
+            continue
+        out[(metric, "department", dept, a, b, good)] += n
+        out[(metric, "category", category, a, b, good)] += n
+        out[(metric, "territory", territory, a, b, good)] += n
+        out[(metric, "channel", channel, a, b, good)] += n
+        out[(metric, "none", ALL, a, b, good)] += n
+    return out
+
+
+def contributions(ticket: TicketLike | None, assignments: Iterable[AssignmentLike],
+                  callbacks: Iterable[CallbackLike], returns: Iterable[ReturnLike],
+                  links: Iterable[LinkLike]) -> Counter[Key]:
+    """Every KPI sample item of one order, per dimension: (metric, dimension, group_key, day_a,
+    day_b, good) → n."""
+    return expand(sample_items(ticket, assignments, callbacks, returns, links))
 
 
 # -- from counts to rates --------------------------------------------------------------------------

@@ -232,8 +232,12 @@ class KpiCube(Base):
     good: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_kpi_cube_a", "dimension", "day_a"),
-                      Index("ix_kpi_cube_b", "dimension", "day_b"))
+    # covering indexes for a period's two range scans (``kpis.cube_counts``): day_a in the
+    # period, and day_b in it with day_a outside; the report reads only the index
+    __table_args__ = (Index("ix_kpi_cube_a", "dimension", "day_a", "group_key", "metric", "good",
+                            "n"),
+                      Index("ix_kpi_cube_b", "dimension", "day_b", "day_a", "group_key", "metric",
+                            "good", "n"))
 
 
 # -- department assessment 部门考核 (assessment.py) --------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -31,11 +31,81 @@ from shared.events import Event
 F = TypeVar("F")
 
 
-def _get(session: Session, model: type[F], key: Any, **defaults: Any) -> F:
-    fact = session.get(model, key)
-    if fact is None:
-        fact = model(**defaults)
+class PlainFact:
+    """A fact as a plain object (replay mode): the table's columns as attributes, None unless
+    set. Setting attributes costs nothing like an ORM instance's instrumented set."""
+
+    model: Any = None
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
+
+
+_PLAIN: dict[type, type[PlainFact]] = {}
+
+
+def plain_class(model: type) -> type[PlainFact]:
+    cls = _PLAIN.get(model)
+    if cls is None:
+        columns = {c.key: None for c in model.__table__.columns}  # type: ignore[attr-defined]
+        cls = _PLAIN[model] = type(f"Plain{model.__name__}", (PlainFact,),
+                                   {**columns, "model": model})
+    return cls
+
+
+class FactCache:
+    """Replay mode (``replay.py``): every fact the events of a batch can touch was loaded into
+    this map beforehand as a :class:`PlainFact`, so a key missing here is a new fact — no
+    per-event SQL and no ORM bookkeeping. ``touched`` is what the batch must write back;
+    ``stored`` the keys that already have a row. Installed as ``session.info["fact_cache"]``."""
+
+    def __init__(self) -> None:
+        self.facts: dict[tuple[type, Any], Any] = {}
+        self.units: dict[int, list[Any]] = {}
+        self.touched: dict[tuple[type, Any], Any] = {}
+        self.stored: set[tuple[type, Any]] = set()
+
+    def put(self, model: type, key: Any, fact: Any, stored: bool = False) -> None:
+        self.facts[(model, key)] = fact
+        if stored:
+            self.stored.add((model, key))
+        if model is InstructionUnitFact:
+            self.units.setdefault(key[0], []).append(fact)
+
+
+def _cache(session: Session) -> FactCache | None:
+    cache = session.info.get("fact_cache")
+    return cache if isinstance(cache, FactCache) else None
+
+
+def _find(session: Session, model: type[F], key: Any) -> F | None:
+    cache = _cache(session)
+    if cache is None:
+        return session.get(model, key)
+    found = cache.facts.get((model, key))
+    if found is not None:
+        cache.touched[(model, key)] = found
+    return cast(F | None, found)
+
+
+def _add(session: Session, model: type, key: Any, fact: Any) -> None:
+    cache = _cache(session)
+    if cache is None:
         session.add(fact)
+        return
+    if not isinstance(fact, PlainFact):
+        fact = plain_class(model)(**{c.key: getattr(fact, c.key)
+                                     for c in model.__table__.columns})  # type: ignore[attr-defined]
+    cache.put(model, key, fact)
+    cache.touched[(model, key)] = fact
+
+
+def _get(session: Session, model: type[F], key: Any, **defaults: Any) -> F:
+    fact = _find(session, model, key)
+    if fact is None:
+        cache = _cache(session)
+        fact = cast(F, model(**defaults) if cache is None else plain_class(model)(**defaults))
+        _add(session, model, key, fact)
     return fact
 
 
@@ -99,11 +169,11 @@ def on_status_changed(session: Session, e: Event) -> None:
 
 def on_callback(session: Session, e: Event) -> None:
     d = e.data
-    if session.get(CallbackFact, e.event_id) is not None:
+    if _find(session, CallbackFact, e.event_id) is not None:
         return  # applied already (the log is the inbox; this guards a replay of one event)
-    session.add(CallbackFact(event_id=e.event_id, ticket_no=d["ticket_no"], at=d["at"],
-                             reached=d["reached"], solved=d.get("solved"),
-                             satisfaction=d.get("satisfaction")))
+    _add(session, CallbackFact, e.event_id, CallbackFact(
+        event_id=e.event_id, ticket_no=d["ticket_no"], at=d["at"], reached=d["reached"],
+        solved=d.get("solved"), satisfaction=d.get("satisfaction")))
     t = _ticket(session, d["ticket_no"])
     if d["reached"]:
         t.callback_done_at = _earliest(t.callback_done_at, d["at"])
@@ -119,10 +189,11 @@ def on_reopened(session: Session, e: Event) -> None:
 
 def on_linked(session: Session, e: Event) -> None:
     d = e.data
-    if session.get(LinkFact, d["link_id"]) is not None:
+    if _find(session, LinkFact, d["link_id"]) is not None:
         return
-    session.add(LinkFact(link_id=d["link_id"], ticket_no=d["ticket_no"],
-                         linked_at=d["linked_at"], channel=d.get("channel")))
+    _add(session, LinkFact, d["link_id"], LinkFact(
+        link_id=d["link_id"], ticket_no=d["ticket_no"], linked_at=d["linked_at"],
+        channel=d.get("channel")))
     t = _ticket(session, d["ticket_no"])
     t.linked_calls = (t.linked_calls or 0) + 1
 
@@ -295,6 +366,12 @@ def _unit(session: Session, instruction_id: int, department_code: str) -> Instru
 
 def _units(session: Session, instruction_id: int) -> list[InstructionUnitFact]:
     from sqlalchemy import select
+    cache = _cache(session)
+    if cache is not None:
+        units = list(cache.units.get(instruction_id, ()))
+        for u in units:
+            cache.touched[(InstructionUnitFact, (u.instruction_id, u.department_code))] = u
+        return units
     session.flush()
     return list(session.scalars(select(InstructionUnitFact).where(
         InstructionUnitFact.instruction_id == instruction_id)))

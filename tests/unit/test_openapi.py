@@ -87,7 +87,7 @@ class TestDocument:
     def test_query_parameters(self, doc: dict[str, Any]) -> None:
         kpis = doc["paths"]["/api/v1/reports/kpis"]["get"]
         assert {p["name"] for p in kpis["parameters"] if p["in"] == "query"} == {
-            "from", "to", "group_by"}
+            "period", "from", "to", "group_by"}
 
     def test_idempotency_key_header_on_registration(self, doc: dict[str, Any]) -> None:
         params = doc["paths"]["/api/v1/tickets"]["post"]["parameters"]

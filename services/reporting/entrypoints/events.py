@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, bindparam, delete, func, select, text
+from typing import Any
 
-from services.reporting import cube, projections
+from sqlalchemy import JSON, bindparam, func, select, text
+
+from services.reporting import cube, replay
 from services.reporting.entrypoints.base import ReportingBase
 from services.reporting.models import (
-    AssignmentFact,
-    CallbackFact,
     EventLog,
-    InstructionUnitFact,
-    LinkFact,
-    ReturnFact,
-    SupervisionFact,
-    TicketFact,
-    UrgeFact,
 )
 from shared.database import translate_db_errors
-from shared.events import Event, load_envelope, utcnow
+from shared.events import Event, utcnow
 from shared.messaging import event_handler
 from shared.rpc import rpc
 from shared.types import UtcDateTime
@@ -33,9 +27,7 @@ _APPEND = text(
 ).bindparams(bindparam("occurred_at", type_=UtcDateTime()),
              bindparam("received_at", type_=UtcDateTime()), bindparam("envelope", type_=JSON()))
 
-# every table built only from events: emptied and refilled by ``rebuild``
-FACT_TABLES = (TicketFact, AssignmentFact, CallbackFact, ReturnFact, UrgeFact, SupervisionFact,
-               LinkFact, InstructionUnitFact)
+FACT_TABLES = replay.FACT_TABLES  # every table built only from events
 
 
 class EventEntrypoints(ReportingBase):
@@ -53,33 +45,17 @@ class EventEntrypoints(ReportingBase):
             "received_at": utcnow(), "envelope": event.raw}).first()
         if appended is None:
             return
-        session = self.db.session
-        ticket_no = cube.affected_ticket(event.type, event.ticket_no, event.data)
-        before = cube.contributions_for(session, [ticket_no]) if ticket_no else None
-        projections.apply(session, event)
-        if ticket_no and before is not None:
-            cube.refresh_tickets(session, [ticket_no], before)
+        cube.project_event(self.db.session, event)  # the facts, and the order's KPI cube cells
         self.db.commit()
 
     @rpc
     @translate_db_errors
-    def rebuild(self) -> dict[str, int]:
-        """Drop the facts and replay the whole event log into them."""
-        session = self.db.session
-        for model in FACT_TABLES:
-            session.execute(delete(model))
-        n = 0
-        last_id = 0
-        while True:
-            batch = list(session.scalars(select(EventLog).where(EventLog.id > last_id)
-                                         .order_by(EventLog.id).limit(1000)))
-            if not batch:
-                break
-            n += projections.project_all(session, (load_envelope(r.envelope) for r in batch))
-            last_id = batch[-1].id
-        cube_rows = cube.rebuild_cube(session)
+    def rebuild(self) -> dict[str, Any]:
+        """Drop the facts and the KPI cube and rebuild them by replaying the whole event log
+        (``replay.py``): events replayed, seconds and events/s."""
+        result = replay.replay(self.db.session)
         self.db.commit()
-        return {"events_replayed": n, "cube_rows": cube_rows}
+        return result
 
     @rpc
     @translate_db_errors

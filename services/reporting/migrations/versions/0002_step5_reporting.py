@@ -135,8 +135,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('metric', 'dimension', 'group_key', 'day_a', 'day_b', 'good')
     )
     with op.batch_alter_table('kpi_cube', schema=None) as batch_op:
-        batch_op.create_index('ix_kpi_cube_a', ['dimension', 'day_a'], unique=False)
-        batch_op.create_index('ix_kpi_cube_b', ['dimension', 'day_b'], unique=False)
+        batch_op.create_index('ix_kpi_cube_a', ['dimension', 'day_a', 'group_key', 'metric',
+                                                'good', 'n'], unique=False)
+        batch_op.create_index('ix_kpi_cube_b', ['dimension', 'day_b', 'day_a', 'group_key',
+                                                'metric', 'good', 'n'], unique=False)
 
     op.create_table('link_fact',
     sa.Column('link_id', sa.Integer(), nullable=False),
