@@ -19,6 +19,10 @@ Known benchmarks:
 - ``knowledge``: the knowledge base's search: recall@5 and MRR of labelled queries over the demo
   corpus, search latency over 10,000 articles in process and through the knowledge service,
   index build and restart time, the index's RSS (:mod:`bench.knowledge`).
+- ``reporting``: KPI reports over a generated year of 1,000,000 orders on SQLite and PostgreSQL:
+  one month and all time by department from the KPI cube, the same by a plain GROUP BY over the
+  facts (they must agree), the cube's build, and the rebuild from the event log in events per
+  second (:mod:`bench.reporting`, data from :mod:`bench.reporting_data`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ BENCHMARKS: dict[str, str] = {
     "lifecycle": "bench.lifecycle",
     "deliveries": "bench.deliveries",
     "knowledge": "bench.knowledge",
+    "reporting": "bench.reporting",
 }
 
 

@@ -7,7 +7,8 @@
     hotline walkthrough          drive one order through its whole life over HTTP
     hotline reconcile            check the services against each other
     hotline dlq list|replay      the dead-letter queue
-    hotline bench [NAME]         benchmarks (bench/: flow, sweep, lifecycle, deliveries, knowledge), results in bench/results/
+    hotline bench [NAME]         benchmarks (bench/: flow, sweep, lifecycle, deliveries, knowledge,
+                                 reporting), results in bench/results/
     hotline kb import FILE… [--publish] [--type T] [--department CODE] [--category C]
                                  bulk import of .txt/.md/.docx into the knowledge base (资料库)
     hotline reporting rebuild [--direct] [--database-url URL]
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("name", nargs="?", default="flow")
     bench.add_argument("--rate", type=float, default=None, help="offered load, orders/s")
     bench.add_argument("--duration", type=float, default=None, help="seconds")
-    bench.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    bench.add_argument("--database", choices=["sqlite", "postgres"], default=None,
+                       help="default sqlite (reporting: both unless given)")
     bench.add_argument("--assignments", type=int, default=None,
                        help="sweep: open assignments (default 1,000,000)")
     bench.add_argument("--due-fraction", type=float, default=None,
@@ -70,6 +72,14 @@ def main(argv: list[str] | None = None) -> int:
                        help="knowledge: searches timed through the service (default 1000)")
     bench.add_argument("--no-service", dest="service", action="store_const", const=False,
                        default=None, help="knowledge: measure in process only")
+    bench.add_argument("--orders", type=int, default=None,
+                       help="reporting: orders of the generated year (default 1,000,000)")
+    bench.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default=None,
+                       help="reporting: the databases measured (default both)")
+    bench.add_argument("--quick", action="store_const", const=True, default=None,
+                       help="reporting: 5,000 orders, 200 replayed, 3 runs (the unit test)")
+    bench.add_argument("--replay-orders", type=int, default=None,
+                       help="reporting: orders whose events the rebuild replays (default 2,000)")
     bench.add_argument("--output", default=None, help="results directory (default bench/results)")
 
     add_dept_sim_parser(sub)
@@ -111,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             assignments=args.assignments, due_fraction=args.due_fraction, batch=args.batch,
             lifecycles=args.lifecycles, clients=args.clients, results_dir=args.output,
             articles=args.articles, latency_queries=args.latency_queries,
-            service_queries=args.service_queries, service=args.service),
+            service_queries=args.service_queries, service=args.service, orders=args.orders,
+            backend=args.backend, quick=args.quick, replay_orders=args.replay_orders),
     }
     return int(handlers[args.command]() or 0)
 
