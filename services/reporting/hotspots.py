@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -165,40 +165,79 @@ CALL_EVENTS = ("ticket.registered", "ticket.linked")
 
 def replay_calls(session: Session, rule: SpikeRule,
                  decode: Callable[[dict[str, Any]], Event], page: int = 5000) -> int:
-    """Rebuild ``ticket_term`` from the event log's calls, in the order they were logged, each
-    call seeing the calls before it as it did live: the same alerts are found; alerts already
-    raised are kept (with their acknowledgement) and none is announced again. Returns the
-    calls replayed. Part of ``replay.replay`` (``hotline reporting rebuild``)."""
-    from sqlalchemy import delete, insert, select
+    """Rebuild ``ticket_term`` from the event log's calls and find the spikes they make, in
+    the order the calls were logged, each call seeing only the calls logged before it — as
+    live, so the same alerts are found (the live path's :func:`check_spikes`, computed here in
+    memory: a rebuild must not cost SQL per call). Alerts already raised are kept (with their
+    acknowledgement); one that was lost is recorded again; none is announced. Returns the calls
+    replayed. Part of ``replay.replay`` (``hotline reporting rebuild``)."""
+    from sqlalchemy import delete, insert
 
-    from services.reporting.models import EventLog, LinkFact, TicketTerm
+    from services.reporting.models import EventLog
 
     session.flush()
     session.execute(delete(TicketTerm))
-    # a repeat call is seen by the calls logged after it only, as live: the replayed link
-    # facts are set aside and put back one by one as their events come
-    links = LinkFact.__table__
-    held = {r.link_id: dict(r._mapping) for r in session.execute(select(links))}
-    session.execute(delete(LinkFact))
+    known = {a.matter_key: a.raised_at for a in session.scalars(select(HotspotAlert))}
+    raised: dict[str, list[datetime]] = {}
+    for key, at in known.items():
+        raised.setdefault(key.split("@", 1)[0], []).append(at)
+    matters: dict[str, Matter] = {}  # ticket_no → its matter, once its registration is seen
+    seen: dict[str, list[tuple[datetime, str]]] = {}  # matter key → its calls so far, sorted
+    terms_rows: list[dict[str, Any]] = []
+    w = rule.window
     log = EventLog.__table__
     last_id = n = 0
-    try:
-        while True:
-            rows = session.execute(select(log.c.id, log.c.envelope)
-                                   .where(log.c.id > last_id, log.c.type.in_(CALL_EVENTS))
-                                   .order_by(log.c.id).limit(page)).all()
-            if not rows:
-                return n
-            last_id = rows[-1].id
-            for r in rows:
-                event = decode(r.envelope)
-                if event.type == "ticket.linked" and event.data["link_id"] in held:
-                    session.execute(insert(LinkFact), [held.pop(event.data["link_id"])])
-                on_event(session, event, rule)
-                n += 1
-    finally:
-        if held:
-            session.execute(insert(LinkFact), list(held.values()))
+    while True:
+        rows = session.execute(select(log.c.id, log.c.envelope)
+                               .where(log.c.id > last_id, log.c.type.in_(CALL_EVENTS))
+                               .order_by(log.c.id).limit(page)).all()
+        if not rows:
+            break
+        last_id = rows[-1].id
+        for r in rows:
+            n += 1
+            event = decode(r.envelope)
+            d = event.data
+            if event.type == "ticket.registered":
+                if d.get("confidential"):
+                    continue
+                terms = keywords(d.get("title"))
+                at = d["registered_at"]
+                day = day_number(business_day(at))
+                terms_rows += [{"ticket_no": d["ticket_no"], "term": t, "position": i, "at": at,
+                                "day": day, "category": d.get("category"),
+                                "territory_code": d.get("territory_code")}
+                               for i, t in enumerate(terms)]
+                if not terms or not d.get("territory_code") or not d.get("category"):
+                    continue
+                matter = matters[d["ticket_no"]] = Matter(
+                    d["territory_code"], d["category"], tuple(terms[:MATTER_TERMS]))
+            else:
+                found = matters.get(d["ticket_no"])
+                if found is None:
+                    continue
+                matter, at = found, d["linked_at"]
+            calls = seen.setdefault(matter.key, [])
+            insort(calls, (at, d["ticket_no"]))
+            window = [c for c in calls if at - w < c[0] <= at + w]
+            alerts = raised.setdefault(matter.key, [])
+            near = [t for t in alerts if at - 2 * w < t < at + 2 * w]
+            for spike in detect(window, at, near, rule):
+                key = matter.alert_key(spike.at)
+                alerts.append(spike.at)
+                if key in known:
+                    continue
+                known[key] = spike.at
+                session.add(HotspotAlert(
+                    matter_key=key, category=matter.category,
+                    territory_code=matter.territory_code, terms=list(matter.terms),
+                    calls=len(spike.calls),
+                    ticket_nos=list(dict.fromkeys(no for _, no in spike.calls)),
+                    window_start=spike.at - w, window_end=spike.at, raised_at=spike.at))
+    for i in range(0, len(terms_rows), page):
+        session.execute(insert(TicketTerm), terms_rows[i:i + page])
+    session.flush()
+    return n
 
 
 def store_terms(session: Session, ticket_no: str, title: str | None, at: datetime,
