@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar  # type: ignore[import-untyped]
 from chinese_calendar import constants as _cc_constants
 
-__all__ = ["DEFAULT_WORKING_HOURS", "WorkCalendar", "known_years"]
+__all__ = ["DEFAULT_WORKING_HOURS", "WorkCalendar", "known_years", "working_hours"]
 
 DEFAULT_WORKING_HOURS: tuple[tuple[time, time], ...] = (
     (time(8, 30), time(12, 0)),
@@ -37,6 +37,16 @@ _KNOWN_DATES: set[date] = set(_cc_constants.holidays) | set(_cc_constants.workda
 _KNOWN_YEARS: range = range(
     min(d.year for d in _KNOWN_DATES), max(d.year for d in _KNOWN_DATES) + 1
 )
+
+
+def working_hours(config: Mapping[str, object]) -> tuple[tuple[time, time], ...]:
+    """The working-hour spans of a service's configuration (``WORKING_HOURS: [["08:30",
+    "12:00"], …]``; :data:`DEFAULT_WORKING_HOURS` when absent)."""
+    spans = config.get("WORKING_HOURS")
+    if not spans:
+        return DEFAULT_WORKING_HOURS
+    return tuple((time.fromisoformat(a), time.fromisoformat(b))
+                 for a, b in spans)  # type: ignore[attr-defined]
 
 
 def known_years() -> range:

@@ -31,7 +31,6 @@ from typing import Any
 
 import eventlet
 from nameko.extensions import DependencyProvider
-from nameko.timer import Timer
 from sqlalchemy import event, select, text
 
 from services.knowledge.analysis import Analyzer, load_synonyms, shared_analyzer
@@ -47,6 +46,7 @@ from services.knowledge.search import (
 )
 from shared.events import utcnow
 from shared.segmentation import DEFAULT_MIN_FREQ
+from shared.timers import configured_timer
 
 log = logging.getLogger(__name__)
 
@@ -222,29 +222,7 @@ class SearchIndex(DependencyProvider):
         return IndexAccess(self.live)
 
 
-class IndexTimer(Timer):
-    """The index's follow timer: every ``KNOWLEDGE_INDEX_POLL_SECONDS`` (default 0.5), eager
-    (the first tick builds the index as the service starts)."""
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(interval=0.5, eager=True, **kwargs)
-
-    def setup(self) -> None:
-        self.interval = float(self.container.config.get("KNOWLEDGE_INDEX_POLL_SECONDS", 0.5))
-        super().setup()
-
-
-class ExpiryTimer(Timer):
-    """The expiry sweep's timer: every ``KNOWLEDGE_EXPIRY_SECONDS`` (default 300). It fires on
-    every instance; the sweep archives each entry with a conditional update, so once."""
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(interval=300, **kwargs)
-
-    def setup(self) -> None:
-        self.interval = float(self.container.config.get("KNOWLEDGE_EXPIRY_SECONDS", 300))
-        super().setup()
-
-
-index_timer = IndexTimer.decorator
-expiry_timer = ExpiryTimer.decorator
+# the index's follow timer (eager: the first tick builds the index as the service starts), and
+# the expiry sweep's (it archives each entry with a conditional update, so once)
+index_timer = configured_timer("KNOWLEDGE_INDEX_POLL_SECONDS", 0.5, eager=True)
+expiry_timer = configured_timer("KNOWLEDGE_EXPIRY_SECONDS", 300)

@@ -14,23 +14,21 @@ move it.
 from __future__ import annotations
 
 import logging
-from datetime import date, time
+from datetime import date
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from nameko.timer import Timer
 
-from shared.calendar import WorkCalendar
+from shared.calendar import WorkCalendar, working_hours
+from shared.timers import sweep_timer  # noqa: F401  (re-exported: the sweep imports it here)
 
 log = logging.getLogger(__name__)
 
 
 def build_calendar(config: dict[str, Any]) -> WorkCalendar:
-    spans = config.get("WORKING_HOURS") or [["08:30", "12:00"], ["13:30", "17:30"]]
-    hours = tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in spans)
     raw = config.get("CALENDAR_OVERRIDES") or {}
     overrides = {date.fromisoformat(str(day)): bool(workday) for day, workday in raw.items()}
-    return WorkCalendar(overrides=overrides, working_hours=hours,
+    return WorkCalendar(overrides=overrides, working_hours=working_hours(config),
                         tz=config.get("TIMEZONE", "Asia/Shanghai"), logger=log)
 
 
@@ -43,18 +41,3 @@ class Calendar(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> WorkCalendar:
         return self.calendar
-
-
-class SweepTimer(Timer):
-    """nameko's timer with its interval from ``SWEEP_INTERVAL_SECONDS`` (default 60). It fires
-    on every instance; the sweep claims each objection with a conditional update."""
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(interval=60, **kwargs)
-
-    def setup(self) -> None:
-        self.interval = float(self.container.config.get("SWEEP_INTERVAL_SECONDS", 60))
-        super().setup()
-
-
-sweep_timer = SweepTimer.decorator

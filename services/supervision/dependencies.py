@@ -4,21 +4,15 @@ and the SLA policy read from configuration once per process."""
 from __future__ import annotations
 
 import logging
-from datetime import time
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from nameko.timer import Timer
 from sqlalchemy import select
 
-from shared.calendar import WorkCalendar
+from shared.calendar import WorkCalendar, working_hours
+from shared.timers import sweep_timer  # noqa: F401  (re-exported: the sweeps import it here)
 
 log = logging.getLogger(__name__)
-
-
-def working_hours(config: dict[str, Any]) -> tuple[tuple[time, time], ...]:
-    spans = config.get("WORKING_HOURS") or [["08:30", "12:00"], ["13:30", "17:30"]]
-    return tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in spans)
 
 
 def build_calendar(config: dict[str, Any], session: Any) -> WorkCalendar:
@@ -70,21 +64,3 @@ class InstructionPolicy(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> Any:
         return self.policy
-
-
-class SweepTimer(Timer):
-    """nameko's timer with its interval read from ``SWEEP_INTERVAL_SECONDS`` in ``setup()``.
-
-    It fires on every instance of the service (STYLE.md field notes); the sweep itself is
-    made safe to run concurrently by the urge table's unique keys.
-    """
-
-    def __init__(self, **kwargs: Any):
-        super().__init__(interval=60, **kwargs)
-
-    def setup(self) -> None:
-        self.interval = float(self.container.config.get("SWEEP_INTERVAL_SECONDS", 60))
-        super().setup()
-
-
-sweep_timer = SweepTimer.decorator
