@@ -25,6 +25,7 @@ from hotline.client import ApiError, HotlineClient, wait_for
 from services.gateway.domain import PERMISSIONS
 from services.gateway.http import ROUTES, RouteSpec
 from services.gateway.openapi import SCHEMAS
+from services.reporting import periods
 from shared.business_time import business_today
 from tests.e2e.conftest import System
 
@@ -50,7 +51,26 @@ SHARED: dict[str, dict[str, Any]] = {
     "kb_monitor": {},  # its own entries' figures only (checked below)
     "kpis": {"group_by": "department", "from": "today", "to": "today"},  # its own row only
     "list_instructions": {},  # its own instructions only (checked below)
+    # Step 5: its own assessment results, items, history and objections; the rule sets; the
+    # published periodic reports (drafts are the center's) — each checked below
+    "assessment_list": {"quarter": "this_quarter"},
+    "assessment_rules": {},
+    "assessment_history": {"quarter": "this_quarter"},
+    "assessment_items": {"quarter": "this_quarter"},
+    "assessment_objections": {},
+    "periodic_reports": {},
 }
+THIS_QUARTER = periods.containing("quarter", business_today()).key
+
+
+def draft_report(sup: HotlineClient) -> dict[str, Any]:
+    """A draft of a long-past year nobody publishes (a second run finds it in place)."""
+    try:
+        return sup.create_report("year", "2020")
+    except ApiError as exc:
+        assert exc.status == 409, exc
+        return next(r for r in sup.reports(kind="year", status="draft")["items"]
+                    if r["period"]["key"] == "2020")
 
 
 def lead_of(client: HotlineClient, no: str) -> dict[str, Any]:
@@ -91,12 +111,20 @@ def world(system: System) -> dict[str, Any]:
     article = next(i for i in sup.request("GET", "/api/v1/kb/search",
                                           params={"q": "社保"})["items"])
     key_b = admin.issue_api_key(B, "城管业务系统")
+    # Step 5: B's draft assessment of this quarter (a department sees published results only,
+    # and only its own) and a draft report (drafts are the center's)
+    [assessment] = sup.request("POST", "/api/v1/reports/assessments/compute", json={
+        "quarter": THIS_QUARTER, "department_code": B})["computed"]
+    report = draft_report(sup)
     params = {
         "ticket_no": no, "assignment_id": lead["id"], "code": B, "urge_id": urge["id"],
         "order_id": order["id"], "instruction_id": instruction["id"],
         "feedback_id": feedback["id"], "extension_id": extension["id"], "return_id": ret["id"],
         "rule_id": rule["id"], "article_id": article["id"], "key_id": key_b["key_id"],
         "username": f"dept_{B}",
+        "assessment_id": assessment["id"], "report_id": report["id"], "chart": "scores",
+        # the center's own records (refused by role before the id is read)
+        "item_id": 1, "objection_id": 1, "alert_id": 1,
         # staff-only routes (回头看 results): a department is refused by role before the id
         # is read, and the demo has no re-check; any id shows that
         "recheck_id": 1,
@@ -165,8 +193,8 @@ def body_for(spec: RouteSpec) -> dict[str, Any] | None:
 
 def call(client: HotlineClient, spec: RouteSpec, method: str, params: dict[str, Any]
          ) -> requests.Response:
-    query = {k: business_today().isoformat() if v == "today" else v
-             for k, v in SHARED.get(spec.name, {}).items()}
+    special = {"today": business_today().isoformat(), "this_quarter": THIS_QUARTER}
+    query = {k: special.get(v, v) for k, v in SHARED.get(spec.name, {}).items()}
     return client.raw(method, concrete(spec, params), json=body_for(spec),
                       params=query if method == "GET" else None)
 
@@ -235,6 +263,17 @@ def shows_b(spec: RouteSpec, body: Any, world: dict[str, Any]) -> bool:
         return any(row["group"] != A for row in body["rows"])
     if spec.name == "list_instructions":
         return world["instruction"] in [i["id"] for i in body["items"]]
+    if spec.name == "assessment_list":
+        return any(r["department_code"] != A for r in body["results"])
+    if spec.name == "assessment_history":
+        return body["department_code"] != A or any(
+            r["department_code"] != A for r in body["revisions"])
+    if spec.name == "assessment_items":
+        return any(i["department_code"] != A for i in body["items"])
+    if spec.name == "assessment_objections":
+        return any(o["department_code"] != A for o in body["objections"])
+    if spec.name == "periodic_reports":
+        return any(r["status"] != "published" for r in body["items"])
     if spec.name == "kb_articles":
         return any(a["department_code"] != A for a in body["items"])
     if spec.name == "kb_monitor":

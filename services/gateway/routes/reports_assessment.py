@@ -108,7 +108,7 @@ class ReportAssessmentRoutes:
 
     @route("GET", "/api/v1/reports/assessments/<int:assessment_id>", summary="考核结果详情 One "
            "result with every point explained (orders and manual entries)",
-           action="assessment.read")
+           action="assessment.read", department_scoped=True)
     def assessment_detail(self, request: Any, assessment_id: int) -> Any:
         who = self._authorize(request, "assessment.read")
         return self.reporting.get_assessment(assessment_id, assessment_viewer(who))
@@ -176,7 +176,7 @@ class ReportAssessmentRoutes:
     @route("POST", "/api/v1/reports/assessments/<int:assessment_id>/objections",
            summary="提出异议 Object to the department's own published result, with evidence "
            "(within 5 working days)", action="assessment.object", body="AssessmentObjection",
-           idempotent=True)
+           department_scoped=True, idempotent=True)
     def assessment_object(self, request: Any, assessment_id: int) -> Any:
         who = self._authorize(request, "assessment.object")
         objection = self.reporting.submit_assessment_objection(

@@ -102,7 +102,7 @@ class PeriodicReportRoutes:
         return 201, report, {"Location": f"{BASE}/{report['id']}"}
 
     @route("GET", BASE + "/<int:report_id>", summary="通报详情 A report and its snapshot",
-           action="reports.read")
+           action="reports.read", department_scoped=True)
     def periodic_report(self, request: Any, report_id: int) -> Any:
         who = self._authorize(request, "reports.read")
         return self.reporting.get_report(report_id, viewer(who))
@@ -135,7 +135,8 @@ class PeriodicReportRoutes:
         return self.reporting.publish_report(report_id, who.as_actor())
 
     @route("GET", BASE + "/<int:report_id>/charts/<chart>", summary="通报图表 A chart of the "
-           "report (SVG): scores, intake, categories; 批示件汇总: units", action="reports.read")
+           "report (SVG): scores, intake, categories; 批示件汇总: units", action="reports.read",
+           department_scoped=True)
     def periodic_report_chart(self, request: Any, report_id: int, chart: str) -> Any:
         who = self._authorize(request, "reports.read")
         answer = self.reporting.report_chart(report_id, chart, viewer(who))
@@ -144,7 +145,7 @@ class PeriodicReportRoutes:
 
     @route("GET", BASE + "/<int:report_id>/export", summary="导出通报 Export the report: "
            "format=xlsx (every sheet) or csv (one sheet, UTF-8 with BOM)",
-           action="reports.read", query=EXPORT_QUERY)
+           action="reports.read", query=EXPORT_QUERY, department_scoped=True)
     def export_periodic_report(self, request: Any, report_id: int) -> Any:
         who = self._authorize(request, "reports.read")
         query = {k: v for k, v in request.args.items() if k in EXPORT_QUERY}
