@@ -1,5 +1,5 @@
 """Reporting's dependency providers: the working-day calendar (for the assessment objections'
-5-working-day clocks) and the objection sweep's timer.
+5-working-day clocks), the hotspots' tokenizer and the objection sweep's timer.
 
 The calendar: reporting has no calendar-override table of its own and does not call
 supervision for one (an objection must be accepted while supervision is down). It uses the
@@ -19,6 +19,7 @@ from typing import Any
 
 from nameko.extensions import DependencyProvider
 
+from services.reporting import hotspots
 from shared.calendar import WorkCalendar, working_hours
 from shared.timers import sweep_timer  # noqa: F401  (re-exported: the sweep imports it here)
 
@@ -41,3 +42,14 @@ class Calendar(DependencyProvider):
 
     def get_dependency(self, worker_ctx: Any) -> WorkCalendar:
         return self.calendar
+
+
+class HotspotTokenizer(DependencyProvider):
+    """Loads the hotspots' tokenizer (jieba's dictionary, ≈2 s) in ``setup()``, once, so the
+    first call event and a rebuild (``hotline reporting rebuild``) do not wait for it."""
+
+    def setup(self) -> None:
+        self.tokenizer = hotspots.tokenizer()
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self.tokenizer

@@ -110,8 +110,10 @@ _SKIP = re.compile(r"^[\W_\d]+$", re.UNICODE)  # punctuation, space, digits
 _loaded: list[Any] = []
 
 
-def _tokenizer() -> Any:
-    """The process's one tokenizer for reporting's words (loaded on first use, ≈0.5 s)."""
+def tokenizer() -> Any:
+    """The process's one tokenizer for reporting's words: jieba's dictionary, ≈2 s to load, so
+    the service loads it at start (``dependencies.HotspotTokenizer``) and neither the first
+    call event nor a rebuild waits for it."""
     if not _loaded:
         _loaded.append(shared_tokenizer(DOMAIN_WORDS, DEFAULT_MIN_FREQ))
     return _loaded[0]
@@ -122,13 +124,13 @@ def keep(token: str) -> bool:
     return len(token) > 1 and token not in STOP_WORDS and not _SKIP.match(token)
 
 
-def keywords(title: str | None, tokenizer: Any = None) -> list[str]:
+def keywords(title: str | None) -> list[str]:
     """The keywords of a title in the order they first appear (at most :data:`MAX_TERMS`)."""
     if not title:
         return []
     text = unicodedata.normalize("NFKC", title).lower()
     out: list[str] = []
-    for token in (tokenizer or _tokenizer()).lcut(text, HMM=True):
+    for token in tokenizer().lcut(text, HMM=True):
         token = token.strip()
         if keep(token) and token not in out:
             out.append(token[:TERM_LENGTH])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from nameko.dependency_providers import Config
 
-from services.reporting.dependencies import Calendar
+from services.reporting.dependencies import Calendar, HotspotTokenizer
 from services.reporting.entrypoints.assessment import AssessmentEntrypoints
 from services.reporting.entrypoints.events import EventEntrypoints
 from services.reporting.entrypoints.hotspots import HotspotEntrypoints
@@ -32,3 +32,4 @@ class ReportingService(EventEntrypoints, KpiEntrypoints, AssessmentEntrypoints,
     settings = Config()
     log_context = LogContext()
     calendar = Calendar()  # working days of the assessment objections' clocks
+    tokenizer = HotspotTokenizer()  # hotspots' keywords; loaded at start, used by hotspots.py

@@ -16,15 +16,15 @@ from services.gateway import idempotency, records
 from services.gateway.models import IdempotencyRecord
 from shared.database import Database
 from shared.events import utcnow
-from shared.migrations import metadata_of, upgrade
+from shared.migrations import metadata_of
 
 TTL, LEASE = timedelta(hours=24), timedelta(seconds=120)
 FP = idempotency.fingerprint("POST", "/api/v1/assignments/7/reply", "", b'{"reply": "x"}')
 
 
 @pytest.fixture
-def db(database_urls: dict[str, str]) -> Any:
-    upgrade("gateway", database_urls["gateway"])
+def db(database_urls: dict[str, str], migrate: Any) -> Any:
+    migrate("gateway")
     made = Database.standalone(metadata_of("gateway"), database_urls["gateway"], "gateway")
     yield made
     made.engine.dispose()

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 
 from hotline.client import wait_for
 from hotline.registry import service_class
@@ -80,12 +80,17 @@ def test_two_instances_archive_an_expired_entry_once(config: dict[str, Any],
         for container in (first, second, first, second):  # more sweeps on both: nothing more
             with entrypoint_waiter(container, "archive_expired", timeout=5):
                 pass
-        with engine.connect() as conn:
+        # a plain reader: the services' engines begin every transaction IMMEDIATE (SQLite's
+        # write lock), and two instances sweeping every 0.1 s can starve a locker for 5 s;
+        # under WAL a deferred reader never waits
+        reader = create_engine(config["DATABASES"]["knowledge"])
+        with reader.connect() as conn:
             outbox = metadata.tables["outbox"]
             archived = conn.execute(select(outbox.c.payload).where(
                 outbox.c.type == "kb.article_archived")).scalars().all()
             log = conn.execute(text(
                 "SELECT article_id FROM article_event WHERE action = 'archive'")).scalars().all()
+        reader.dispose()
     finally:
         engine.dispose()
     assert sorted(e["data"]["article_id"] for e in archived) == [a["id"] for a in articles]

@@ -17,17 +17,17 @@ import pytest
 from sqlalchemy import select
 
 from shared.database import Database
-from shared.migrations import metadata_of, upgrade
+from shared.migrations import metadata_of
 
 
 @pytest.fixture
-def store(tmp_path: Any) -> Any:
+def store(tmp_path: Any, schema_templates: Any) -> Any:
     """``store(service)`` → a migrated SQLite Database for that service (no relay)."""
     made: list[Database] = []
 
     def make(service: str) -> Database:
-        url = f"sqlite:///{tmp_path / (service + '.db')}"
-        upgrade(service, url)
+        url = schema_templates.copy("sqlite", service,
+                                    f"sqlite:///{tmp_path / (service + '.db')}")
         db = Database.standalone(metadata_of(service), url, service)
         made.append(db)
         return db

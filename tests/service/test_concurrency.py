@@ -15,15 +15,15 @@ from services.dispatch.service import DispatchService
 from shared.database import Database
 from shared.errors import Conflict
 from shared.events import load_envelope, make_envelope
-from shared.migrations import metadata_of, upgrade
+from shared.migrations import metadata_of
 from tests.service.conftest import Worker, outbox
 
 
 def test_concurrent_signatures_one_wins(database_urls: dict[str, str], backend: str,
-                                        monkeypatch: Any) -> None:
+                                        monkeypatch: Any, migrate: Any) -> None:
     if backend != "postgres":
         pytest.skip("SQLite serializes writers: no concurrent update to lose")
-    upgrade("dispatch", database_urls["dispatch"])
+    migrate("dispatch")
     db = Database.standalone(metadata_of("dispatch"), database_urls["dispatch"], "dispatch")
     worker = Worker(DispatchService, db, consumer="dispatch.on_ticket_registered",
                     reference=lambda s: reference.load(s, reference.current_version(s)),

@@ -429,11 +429,11 @@ class TestProblemOrders:
 
 class TestCatalogueOnBothBackends:
     def test_versions_move_once_per_change(self, database_urls: dict[str, str],
-                                           backend: str) -> None:
+                                           backend: str, migrate: Any) -> None:
         from shared.database import Database
-        from shared.migrations import metadata_of, upgrade
+        from shared.migrations import metadata_of
 
-        upgrade("dispatch", database_urls["dispatch"])
+        migrate("dispatch")
         db = Database.standalone(metadata_of("dispatch"), database_urls["dispatch"], "dispatch")
         try:
             cache = ReferenceCache()

@@ -350,16 +350,17 @@ class TestSummary:
 
 
 def test_concurrent_decisions_on_one_feedback_one_wins(database_urls: dict[str, str],
-                                                       backend: str, monkeypatch: Any) -> None:
+                                                       backend: str, monkeypatch: Any,
+                                                       migrate: Any) -> None:
     """Two office users decide the same feedback at once: one wins, the other gets 409, and
     only one decision is recorded. PostgreSQL only: SQLite serializes writers."""
     if backend != "postgres":
         pytest.skip("SQLite serializes writers: no concurrent update to lose")
     from services.supervision import instructions
     from shared.database import Database
-    from shared.migrations import metadata_of, upgrade
+    from shared.migrations import metadata_of
 
-    upgrade("supervision", database_urls["supervision"])
+    migrate("supervision")
     db = Database.standalone(metadata_of("supervision"), database_urls["supervision"],
                              "supervision")
     config = {"TIMEZONE": "Asia/Shanghai"}

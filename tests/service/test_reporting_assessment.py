@@ -45,11 +45,11 @@ class Clock:
 
 
 @pytest.fixture
-def db(database_urls: dict[str, str]) -> Any:
+def db(database_urls: dict[str, str], migrate: Any) -> Any:
     from shared.database import Database
-    from shared.migrations import metadata_of, upgrade
+    from shared.migrations import metadata_of
 
-    upgrade("reporting", database_urls["reporting"])
+    migrate("reporting")
     db = Database.standalone(metadata_of("reporting"), database_urls["reporting"], "reporting")
     yield db
     db.engine.dispose()

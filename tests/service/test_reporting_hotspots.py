@@ -16,7 +16,7 @@ from services.reporting.service import ReportingService
 from shared.database import Database
 from shared.errors import Conflict, Forbidden, Invalid, NotFound
 from shared.events import Event, load_envelope, make_envelope
-from shared.migrations import metadata_of, upgrade
+from shared.migrations import metadata_of
 from tests.service.conftest import Worker, outbox
 
 PLACE = "310101001"
@@ -40,9 +40,8 @@ def linked(no: str, link_id: int, at: datetime) -> Event:
 
 
 @pytest.fixture
-def reporting(backend: str, database_urls: dict[str, str]) -> Iterator[tuple[Any, Database]]:
-    url = database_urls["reporting"]
-    upgrade("reporting", url)
+def reporting(backend: str, migrate: Any) -> Iterator[tuple[Any, Database]]:
+    url = migrate("reporting")
     db = Database.standalone(metadata_of("reporting"), url, "reporting")
     yield Worker(ReportingService, db, consumer="reporting.on_any_event", settings=SETTINGS), db
     db.engine.dispose()

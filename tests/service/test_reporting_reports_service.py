@@ -22,7 +22,7 @@ from services.reporting.service import ReportingService
 from shared.database import Database
 from shared.errors import Conflict, Invalid, NotFound
 from shared.events import load_envelope, make_envelope
-from shared.migrations import metadata_of, upgrade
+from shared.migrations import metadata_of
 from tests.service.conftest import Worker, outbox
 
 OCT = datetime(2026, 10, 10, 2, 0, tzinfo=UTC)  # 10:00 on 2026-10-10 in Shanghai
@@ -35,9 +35,8 @@ DEPT = {"role": "department", "department_code": "d1", "via": "token"}
 
 
 @pytest.fixture
-def reporting(database_urls: dict[str, str]) -> Any:
-    url = database_urls["reporting"]
-    upgrade("reporting", url)
+def reporting(database_urls: dict[str, str], migrate: Any) -> Any:
+    url = migrate("reporting")
     db = Database.standalone(metadata_of("reporting"), url, "reporting")
     yield Worker(ReportingService, db, consumer="reporting.on_any_event"), db
     db.engine.dispose()

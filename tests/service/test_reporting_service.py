@@ -13,7 +13,7 @@ from shared.business_time import business_day
 from shared.database import Database
 from shared.errors import Invalid
 from shared.events import load_envelope, make_envelope
-from shared.migrations import metadata_of, upgrade
+from shared.migrations import metadata_of
 from tests.kpi_world import History, utc
 from tests.service.conftest import Worker
 
@@ -23,9 +23,8 @@ def ev(event_type: str, no: str, seq: int, **data: Any) -> Any:
 
 
 @pytest.fixture
-def reporting(database_urls: dict[str, str]) -> Any:
-    url = database_urls["reporting"]
-    upgrade("reporting", url)
+def reporting(database_urls: dict[str, str], migrate: Any) -> Any:
+    url = migrate("reporting")
     db = Database.standalone(metadata_of("reporting"), url, "reporting")
     yield Worker(ReportingService, db, consumer="reporting.on_any_event"), db
     db.engine.dispose()

@@ -17,9 +17,9 @@ from services.supervision.entrypoints.urging import _advance_clocks
 from services.supervision.models import Clock
 from services.supervision.policy import SlaPolicy
 from services.supervision.service import OutOfOrder, SupervisionService
-from shared.database import Database, ensure_database
+from shared.database import Database
 from shared.errors import Conflict
-from shared.migrations import metadata_of, upgrade
+from shared.migrations import metadata_of
 from tests.service.conftest import Worker, outbox
 from tests.service.test_supervision_service import DISPATCHED_AT, NO, SH, dispatch, event
 
@@ -223,11 +223,10 @@ class TestStaleRecall:
 
 
 @pytest.fixture
-def supervision_db(database_urls: dict[str, str]) -> Any:
+def supervision_db(database_urls: dict[str, str], migrate: Any) -> Any:
     """A migrated supervision database on each backend (the sweep's statements differ)."""
     url = database_urls["supervision"]
-    ensure_database(url)
-    upgrade("supervision", url)
+    migrate("supervision")
     db = Database.standalone(metadata_of("supervision"), url, "supervision")
     yield db
     db.engine.dispose()

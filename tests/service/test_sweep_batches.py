@@ -15,9 +15,9 @@ from sqlalchemy import select
 from services.supervision.models import Clock, Urge
 from services.supervision.policy import SlaPolicy
 from services.supervision.service import SupervisionService
-from shared.database import Database, ensure_database
+from shared.database import Database
 from shared.events import load_envelope, make_envelope
-from shared.migrations import metadata_of, upgrade
+from shared.migrations import metadata_of
 from tests.service.conftest import Worker, outbox
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -40,11 +40,10 @@ def dispatched(worker: Any, no: str, assignment_id: int) -> None:
 
 
 @pytest.fixture
-def supervision_db(database_urls: dict[str, str]) -> Any:
+def supervision_db(database_urls: dict[str, str], migrate: Any) -> Any:
     """A migrated supervision database on each backend (the sweep's statements differ)."""
     url = database_urls["supervision"]
-    ensure_database(url)
-    upgrade("supervision", url)
+    migrate("supervision")
     db = Database.standalone(metadata_of("supervision"), url, "supervision")
     yield db
     db.engine.dispose()
