@@ -370,11 +370,10 @@ def rebuild(url: str) -> dict[str, Any]:
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
+    from services.reporting import hotspots
     from services.reporting.models import KpiCube, metadata
     from services.reporting.service import ReportingService
     from shared.database import Database
-
-    from services.reporting import hotspots
 
     _, _, rebuild_cube = engine_functions()
     # the service loads its tokenizer at start (dependencies.HotspotTokenizer), not per rebuild

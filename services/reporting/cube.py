@@ -8,13 +8,14 @@ the facts in bulk with the same function, so live maintenance and rebuilds agree
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, text, union
+from sqlalchemy import Boolean, Integer, String, Table, delete, select, text, union
 from sqlalchemy.orm import Session
 
 from services.reporting import metrics, projections
@@ -141,17 +142,78 @@ def apply_delta(session: Session, delta: Counter[metrics.Key]) -> int:
 
 
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert: executemany on SQLite, JSON record sets on PostgreSQL."""
+    """Bulk insert in the session's transaction (the rows share their keys).
+
+    SQLite: the driver's executemany with tuples converted by each column type's bind
+    processor (SQLAlchemy's own executemany builds a parameter dict per row and costs about
+    three times as much). PostgreSQL: ``COPY … FROM STDIN`` through pg8000 (about twice as fast
+    as a JSON record set, which parses every value twice), JSON record sets with another
+    driver."""
     if not rows:
         return
-    if session.get_bind().dialect.name == "sqlite":
+    dialect = session.get_bind().dialect
+    columns = list(rows[0])
+    names = ", ".join(f'"{c}"' for c in columns)
+    if dialect.name == "sqlite":
+        processors = [(c, table.c[c].type.bind_processor(dialect)) for c in columns]
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" for _ in columns)})'
+        conn = session.connection()
         for start in range(0, len(rows), 10000):
-            session.execute(insert(table), rows[start:start + 10000])
+            conn.exec_driver_sql(sql, [tuple(p(row[c]) if p else row[c] for c, p in processors)
+                                       for row in rows[start:start + 10000]])
         return
-    sql = text(_from_json(table.name, list(rows[0])))
+    if dialect.driver == "pg8000":
+        cursor: Any = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            formats = [(c, _copy_format(table.c[c].type)) for c in columns]
+            for start in range(0, len(rows), _JSON_ROWS):
+                buffer = io.StringIO("".join(
+                    "\t".join([f(row[c]) for c, f in formats]) + "\n"
+                    for row in rows[start:start + _JSON_ROWS]))
+                cursor.execute(f'COPY "{table.name}" ({names}) FROM STDIN', stream=buffer)
+        finally:
+            cursor.close()
+        return
+    statement = text(_from_json(table.name, columns))
     for start in range(0, len(rows), _JSON_ROWS):
-        session.execute(sql, {"rows": json.dumps(rows[start:start + _JSON_ROWS],
+        session.execute(statement, {"rows": json.dumps(rows[start:start + _JSON_ROWS],
                                                  default=_json_default)})
+
+
+def _copy_int(value: Any) -> str:
+    return "\\N" if value is None else str(int(value))
+
+
+def _copy_text(value: Any) -> str:
+    return "\\N" if value is None else str(value).translate(_COPY_ESCAPES)
+
+
+def _copy_format(column_type: Any) -> Callable[[Any], str]:
+    """The COPY formatter of a column: integers and texts directly (the cube's columns, read
+    60,000 times per 2,000 orders), anything else through :func:`_copy_value`."""
+    if isinstance(column_type, Integer) and not isinstance(column_type, Boolean):
+        return _copy_int
+    if isinstance(column_type, String):
+        return _copy_text
+    return _copy_value
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    """One value in COPY's text format (NULL is ``\\N``; backslash, tab and newlines escaped)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, default=_json_default)
+    return str(value).translate(_COPY_ESCAPES)
 
 
 def refresh_tickets(session: Session, ticket_nos: Iterable[str],

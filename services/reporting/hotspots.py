@@ -33,11 +33,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import String, and_, bindparam, func, select, text
+from sqlalchemy import String, Table, and_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
+from services.reporting.cube import insert_rows
 from services.reporting.models import HotspotAlert, LinkFact, TicketFact, TicketTerm
 from services.reporting.periods import day_number
 from shared.business_time import business_day
@@ -173,7 +174,7 @@ def replay_calls(session: Session, rule: SpikeRule,
     memory: a rebuild must not cost SQL per call). Alerts already raised are kept (with their
     acknowledgement); one that was lost is recorded again; none is announced. Returns the calls
     replayed. Part of ``replay.replay`` (``hotline reporting rebuild``)."""
-    from sqlalchemy import delete, insert
+    from sqlalchemy import delete
 
     from services.reporting.models import EventLog
 
@@ -236,8 +237,7 @@ def replay_calls(session: Session, rule: SpikeRule,
                     calls=len(spike.calls),
                     ticket_nos=list(dict.fromkeys(no for _, no in spike.calls)),
                     window_start=spike.at - w, window_end=spike.at, raised_at=spike.at))
-    for i in range(0, len(terms_rows), page):
-        session.execute(insert(TicketTerm), terms_rows[i:i + page])
+    insert_rows(session, cast(Table, TicketTerm.__table__), terms_rows)
     session.flush()
     return n
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from marshmallow import Schema, missing
 from marshmallow import fields as mfields
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import Integer, String, any_, bindparam, delete, select, tuple_
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from services.reporting import cube, hotspots, projections
@@ -125,6 +126,18 @@ def _parts(values: list[Any]) -> Iterable[list[Any]]:
         yield values[i:i + _IN]
 
 
+def _among(session: Session, column: Any, values: list[Any], item_type: Any) -> Iterable[Any]:
+    """``column`` among ``values``: one ``= ANY(array)`` on PostgreSQL (one parameter, where an
+    IN list of 900 costs pg8000 ≈ 10 ms to rewrite), IN lists of :data:`_IN` on SQLite."""
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        yield column == any_(bindparam(None, values, type_=postgresql.ARRAY(item_type)))
+        return
+    for part in _parts(values):
+        yield column.in_(part)
+
+
 def preload(session: Session, events: list[Event]) -> projections.FactCache:
     """Every fact these events can touch, as plain objects in a cache (a key not in it is a
     new fact)."""
@@ -141,14 +154,14 @@ def preload(session: Session, events: list[Event]) -> projections.FactCache:
     for model, pk in _BY_TICKET:
         table: Any = model.__table__
         cls = projections.plain_class(model)
-        for part in _parts(nos):
-            for row in session.execute(select(table).where(table.c.ticket_no.in_(part))):
+        for condition in _among(session, table.c.ticket_no, nos, String()):
+            for row in session.execute(select(table).where(condition)):
                 fact = cls(**row._mapping)
                 cache.put(model, getattr(fact, pk), fact, stored=True)
     units: Any = InstructionUnitFact.__table__
     ucls = projections.plain_class(InstructionUnitFact)
-    for ipart in _parts(sorted(instructions)):
-        for row in session.execute(select(units).where(units.c.instruction_id.in_(ipart))):
+    for condition in _among(session, units.c.instruction_id, sorted(instructions), Integer()):
+        for row in session.execute(select(units).where(condition)):
             unit: Any = ucls(**row._mapping)
             cache.put(InstructionUnitFact, (unit.instruction_id, unit.department_code), unit,
                       stored=True)
@@ -172,8 +185,8 @@ def write_back(session: Session, cache: projections.FactCache) -> int:
         pk = [c for c in table.primary_key.columns]
         stored = [key for key, _ in items if (model, key) in cache.stored]
         if len(pk) == 1:
-            for part in _parts(stored):
-                session.execute(delete(table).where(pk[0].in_(part)))
+            for condition in _among(session, pk[0], stored, pk[0].type):
+                session.execute(delete(table).where(condition))
         else:
             for part in _parts(stored):
                 session.execute(delete(table).where(tuple_(*pk).in_(part)))

@@ -87,6 +87,36 @@ def test_each_event_counts_once_and_rebuild_gives_the_same_figures(reporting: An
     assert {**after, "as_of": None} == {**before, "as_of": None}
 
 
+def test_rebuild_writes_any_text_back_unchanged(reporting: Any) -> None:
+    # the rebuild's bulk writes: COPY's text format on PostgreSQL escapes backslash, tab and
+    # newlines and writes NULL as \N; the SQLite path converts by the column types
+    from sqlalchemy import select
+
+    from services.reporting.models import TicketFact
+
+    worker, db = reporting
+    now = datetime.now(UTC)
+    title = "路灯\t不亮\n第二行\\N 反斜杠\\ 与 \r 回车"
+    worker.on_any_event(ev("ticket.registered", "202611230091", 1, ticket_no="202611230091",
+                           registered_at=now, channel="phone", category="help",
+                           urgency="normal", title=title, content="c", confidential=False))
+    worker.on_any_event(ev("ticket.registered", "202611230092", 1, ticket_no="202611230092",
+                           registered_at=now, channel="phone", category="help",
+                           urgency="normal", title="", content="c", confidential=False,
+                           territory_code=None))
+
+    def facts() -> list[tuple[Any, ...]]:
+        with db.engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(select(
+                TicketFact.ticket_no, TicketFact.title, TicketFact.territory_code,
+                TicketFact.registered_at, TicketFact.confidential).order_by(TicketFact.ticket_no))]
+
+    live = facts()
+    assert live[0][1] == title and live[1][2] is None
+    assert worker.rebuild()["events_replayed"] == 2
+    assert facts() == live
+
+
 def test_kpis_by_period_and_range_with_samples(reporting: Any) -> None:
     worker, _ = reporting
     november(worker)
