@@ -102,6 +102,21 @@ def backend(request: Any) -> str:
     return request.param
 
 
+def pg_admin(*statements: str) -> None:
+    """Run statements on the server's ``postgres`` database outside a transaction (CREATE and
+    DROP DATABASE); nothing to do without statements."""
+    if not statements:
+        return
+    from sqlalchemy import create_engine
+    admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        admin.dispose()
+
+
 class PgJanitor:
     """Drops the test databases in the background: a ``DROP DATABASE … WITH (FORCE)`` takes
     ≈ 0.4 s on this kind of machine, six per test, and nothing waits on it (every name is
@@ -128,14 +143,7 @@ class PgJanitor:
         if not names:
             return
         if self.psql is None or wait:
-            from sqlalchemy import create_engine
-            admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-            try:
-                with admin.connect() as conn:
-                    for statement in self._statements(names):
-                        conn.exec_driver_sql(statement)
-            finally:
-                admin.dispose()
+            pg_admin(*self._statements(names))
             return
         from sqlalchemy.engine import make_url
         url = make_url(PG_BASE)
@@ -228,7 +236,6 @@ class SchemaTemplates:
 
     def copy(self, backend: str, service: str, url: str) -> str:
         """Make ``url`` (which must not exist yet) a migrated database of ``service``."""
-        from sqlalchemy import create_engine
         from sqlalchemy.engine import make_url
 
         template = self.template(backend, service)
@@ -236,26 +243,12 @@ class SchemaTemplates:
         if backend == "sqlite":
             shutil.copyfile(template, str(target))
             return url
-        admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'CREATE DATABASE "{target}" TEMPLATE "{template}"')
-        finally:
-            admin.dispose()
+        pg_admin(f'CREATE DATABASE "{target}" TEMPLATE "{template}"')
         return url
 
     def drop(self) -> None:
-        names = [name for (backend, _), name in self.made.items() if backend != "sqlite"]
-        if not names:
-            return
-        from sqlalchemy import create_engine
-        admin = create_engine(f"{PG_BASE}/postgres", isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as conn:
-                for name in names:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            admin.dispose()
+        pg_admin(*(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                   for (backend, _), name in self.made.items() if backend != "sqlite"))
 
 
 @pytest.fixture(scope="session")

@@ -84,13 +84,15 @@ def test_two_instances_archive_an_expired_entry_once(config: dict[str, Any],
         # write lock), and two instances sweeping every 0.1 s can starve a locker for 5 s;
         # under WAL a deferred reader never waits
         reader = create_engine(config["DATABASES"]["knowledge"])
-        with reader.connect() as conn:
-            outbox = metadata.tables["outbox"]
-            archived = conn.execute(select(outbox.c.payload).where(
-                outbox.c.type == "kb.article_archived")).scalars().all()
-            log = conn.execute(text(
-                "SELECT article_id FROM article_event WHERE action = 'archive'")).scalars().all()
-        reader.dispose()
+        try:
+            with reader.connect() as conn:
+                outbox = metadata.tables["outbox"]
+                archived = conn.execute(select(outbox.c.payload).where(
+                    outbox.c.type == "kb.article_archived")).scalars().all()
+                log = conn.execute(text("SELECT article_id FROM article_event "
+                                        "WHERE action = 'archive'")).scalars().all()
+        finally:
+            reader.dispose()
     finally:
         engine.dispose()
     assert sorted(e["data"]["article_id"] for e in archived) == [a["id"] for a in articles]
